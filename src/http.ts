@@ -1,0 +1,60 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Logger } from './logger';
+import { publishToBus } from './namespaces/bus';
+import type { RoomNamespace } from './namespaces/rooms';
+
+/** What the HTTP endpoints need. */
+export interface HttpDeps {
+  logger: Logger;
+  bus: RoomNamespace;
+  /** Largest accepted `POST /bus-message` body, in bytes. */
+  maxPublishBody: number;
+}
+
+function reply(res: express.Response, status: number, text: string) {
+  res.status(status).type('text/plain').send(text);
+}
+
+/** Builds the Express app: `GET /healthcheck` and `POST /bus-message/:roomId`. */
+export function createApp({ logger, bus, maxPublishBody }: HttpDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthcheck', (_req, res) => reply(res, 200, 'OK'));
+
+  const requireJson: RequestHandler = (req, res, next) => {
+    if (req.is(['application/json', '+json'])) return next();
+    reply(res, 415, 'Content-Type must be application/json');
+  };
+  // Raw bytes, parsed below: body-parser's JSON reader turns an empty body into {} and would
+  // publish it, and its strict mode would refuse the JSON scalars that NOTIFY accepts.
+  const readBody = express.raw({ type: () => true, limit: maxPublishBody });
+
+  app.post('/bus-message/:roomId', requireJson, readBody, (req, res) => {
+    const room = req.params.roomId;
+    const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    if (text.trim() === '') return reply(res, 400, 'Body must be JSON; it is empty');
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return reply(res, 400, 'Body is not valid JSON');
+    }
+    publishToBus(bus, room, message);
+    logger.debug({ nsp: bus.name, room, sender: 'POST' }, 'POST /bus-message');
+    reply(res, 200, 'OK');
+  });
+
+  const onError: ErrorRequestHandler = (error, req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = typeof error?.status === 'number' ? error.status : 500;
+    if (status === 413) {
+      logger.warn({ url: req.originalUrl, limit: maxPublishBody }, 'refused POST body over the limit');
+      return reply(res, 413, `Body is larger than ${maxPublishBody} bytes`);
+    }
+    if (status >= 500) logger.error({ err: error, url: req.originalUrl }, 'HTTP request failed');
+    reply(res, status, status >= 500 ? 'Internal error' : String(error.message ?? 'Bad request'));
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,142 @@
+import path from 'node:path';
+
+/** Log output formats: pino JSON lines, human-readable lines, or the 2-IMMERSE platform line. */
+export const LOG_FORMATS = ['json', 'pretty', '2immerse'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The effective configuration of one service node. */
+export interface ServiceOptions {
+  port: number;
+  host: string;
+  https: boolean;
+  key: string;
+  cert: string;
+  path: string;
+  /** `'*'` accepts every origin (as socket.io 1.x did); otherwise the exact origins allowed. */
+  corsOrigin: '*' | string[];
+  verbose: boolean;
+  logFormat: LogFormat;
+  /** Largest Socket.IO message accepted from a client. */
+  maxHttpBufferSize: number;
+  /** Largest `POST /bus-message` body accepted. */
+  maxPublishBody: number;
+}
+
+const CERT_DIR = path.resolve(__dirname, '..', 'certs');
+
+interface OptionSpec {
+  alias?: string;
+  type: 'number' | 'boolean' | 'string';
+  describe: string;
+  choices?: readonly string[];
+}
+
+/**
+ * The one table of options: the CLI (`src/server.ts`), the environment variables (`WS_` + the
+ * option name in upper snake case) and the README all come from it.
+ */
+export const OPTION_SPECS: { [K in keyof ServiceOptions]: OptionSpec } = {
+  port: { alias: 'p', type: 'number', describe: 'TCP port to listen on (0 picks a free one)' },
+  host: { type: 'string', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
+  https: { alias: 'S', type: 'boolean', describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
+  key: { type: 'string', describe: 'TLS private key file (PEM) used with --https' },
+  cert: { type: 'string', describe: 'TLS certificate file (PEM) used with --https' },
+  path: { type: 'string', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
+  corsOrigin: { type: 'string', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
+  verbose: { alias: 'v', type: 'boolean', describe: 'debug logging: every verb with namespace, socket id and room' },
+  logFormat: { type: 'string', describe: 'log output format', choices: LOG_FORMATS },
+  maxHttpBufferSize: { type: 'number', describe: 'largest Socket.IO message from a client, in bytes' },
+  maxPublishBody: { type: 'number', describe: 'largest POST /bus-message body, in bytes' },
+};
+
+/** Defaults: each keeps the 2018 service's behaviour where it had one. */
+export const DEFAULT_OPTIONS: ServiceOptions = {
+  port: 3000, // TCP port
+  host: '0.0.0.0', // bind address
+  https: false,
+  key: path.join(CERT_DIR, 'server.pem'), // file path
+  cert: path.join(CERT_DIR, 'server.crt'), // file path
+  path: '/socket.io', // URL path
+  corsOrigin: '*', // any origin, as socket.io 1.x allowed
+  verbose: false,
+  logFormat: 'json',
+  maxHttpBufferSize: 1_000_000, // bytes (Socket.IO's own default)
+  maxPublishBody: 1_000_000, // bytes
+};
+
+/** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
+export function envName(option: string): string {
+  return 'WS_' + option.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** A configuration value that cannot be used; its message is one line for the operator. */
+export class OptionError extends Error {}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new OptionError(`--${kebab(name)} must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return n;
+}
+
+/** The CLI spelling of an option, e.g. `corsOrigin` → `cors-origin`. */
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function nonEmpty(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new OptionError(`--${kebab(name)} must not be empty`);
+  }
+  return value;
+}
+
+function parseOrigins(value: unknown): '*' | string[] {
+  if (Array.isArray(value)) return value.length === 0 ? '*' : value.map(String);
+  const text = nonEmpty('corsOrigin', value).trim();
+  if (text === '*') return '*';
+  const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new OptionError(`--cors-origin: ${JSON.stringify(origin)} is not an origin like https://example.com`);
+    }
+    if (url.origin !== origin) {
+      throw new OptionError(`--cors-origin: ${JSON.stringify(origin)} is not an origin (did you mean ${url.origin}?)`);
+    }
+  }
+  return origins;
+}
+
+/**
+ * Merges `input` over the defaults and checks every value once, at start.
+ * @throws {OptionError} naming the first bad value.
+ */
+export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unknown>> = {}): ServiceOptions {
+  const raw = { ...DEFAULT_OPTIONS, ...dropUndefined(input) };
+  const socketPath = nonEmpty('path', raw.path);
+  if (!socketPath.startsWith('/')) throw new OptionError(`--path must start with /, got ${JSON.stringify(socketPath)}`);
+  if (!LOG_FORMATS.includes(raw.logFormat as LogFormat)) {
+    throw new OptionError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw.logFormat)}`);
+  }
+  return {
+    port: integer('port', raw.port, 0, 65535),
+    host: nonEmpty('host', raw.host),
+    https: Boolean(raw.https),
+    key: nonEmpty('key', raw.key),
+    cert: nonEmpty('cert', raw.cert),
+    path: socketPath.length > 1 ? socketPath.replace(/\/+$/, '') : socketPath,
+    corsOrigin: parseOrigins(raw.corsOrigin),
+    verbose: Boolean(raw.verbose),
+    logFormat: raw.logFormat as LogFormat,
+    maxHttpBufferSize: integer('maxHttpBufferSize', raw.maxHttpBufferSize, 1024, 1_073_741_824),
+    maxPublishBody: integer('maxPublishBody', raw.maxPublishBody, 1024, 1_073_741_824),
+  };
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,92 @@
+import type { Socket } from 'socket.io';
+import type { Logger } from './logger';
+import type { ErrorReply } from './events';
+
+/** A request the server refuses: the socket gets `ERROR` with this message, nothing else happens. */
+export class BadInput extends Error {}
+
+/**
+ * Reads a `/layout` or `/bus` request: documented as a JSON string, also accepted as the object
+ * itself. Anything but a plain object is refused.
+ */
+export function parseRequest(raw: unknown): Record<string, unknown> {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new BadInput('payload is not valid JSON');
+    }
+  }
+  return requireObject(value, 'payload');
+}
+
+/** A plain object (not an array, null or a primitive). */
+export function requireObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadInput(`${what} must be a JSON object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An own property only, so `toString` or `__proto__` never come from the prototype. */
+export function field(request: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(request, key) ? request[key] : undefined;
+}
+
+/** A room, lobby or name: a non-empty string, or a finite number taken as its string. */
+export function requireId(value: unknown, what: string): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'string' && value !== '') return value;
+  throw new BadInput(`${what} must be a non-empty string or a number, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  return `a ${typeof value}`;
+}
+
+/** The acknowledgement callback if the client asked for one. */
+export function ackOf(candidate: unknown): (...args: unknown[]) => void {
+  return typeof candidate === 'function' ? (candidate as (...args: unknown[]) => void) : () => {};
+}
+
+/** What every namespace handler needs. */
+export interface HandlerDeps {
+  logger: Logger;
+}
+
+// Handlers are shared by namespaces with different event maps; only `ERROR` is common to all.
+type AnySocket = Socket<any, any, any, any>;
+
+/**
+ * Wraps a verb's handler: a {@link BadInput} it throws (or rejects with) becomes a warning and an
+ * `ERROR` to that socket alone; any other failure is logged and answered the same way, so no
+ * message can take the process or the connection down.
+ */
+export function verb<A extends unknown[]>(
+  socket: AnySocket,
+  deps: HandlerDeps,
+  event: string,
+  handle: (...args: A) => void | Promise<void>,
+): (...args: A) => void {
+  const refuse = (error: unknown) => {
+    const message = error instanceof BadInput ? error.message : 'internal error';
+    const context = { nsp: socket.nsp.name, socket: socket.id, event };
+    if (error instanceof BadInput) deps.logger.warn(context, `refused ${event}: ${message}`);
+    else deps.logger.error({ ...context, err: error }, `${event} failed`);
+    const reply: ErrorReply = { event, message };
+    socket.emit('ERROR', reply);
+  };
+  return (...args: A) => {
+    try {
+      const result = handle(...args);
+      if (result) result.catch(refuse);
+    } catch (error) {
+      refuse(error);
+    }
+  };
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createServer } from './create-server';
+import { createLogger } from './logger';
+import { DEFAULT_OPTIONS, envName, kebab, OPTION_SPECS, OptionError, resolveOptions, type ServiceOptions } from './options';
+import { loadOrCreateCertificate } from './tls';
+
+const EXIT_USAGE = 2;
+
+function fail(reason: string): never {
+  process.stderr.write(`websocket-service: ${reason}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function parseArgs(argv: string[]) {
+  const parser = yargs(argv)
+    .scriptName('websocket-service')
+    .usage('$0 [options]\n\nRelays push notifications between publishers and room subscribers over Socket.IO.')
+    .env('WS')
+    .strict()
+    .fail((message, error) => fail(message ?? error?.message ?? 'invalid arguments'))
+    .help()
+    .alias('h', 'help')
+    .version()
+    .epilogue('Every option can also be set from the environment: WS_ + its name in upper snake case, e.g. WS_CORS_ORIGIN. LOG_NAME sets the source of 2immerse log lines.');
+  for (const [name, spec] of Object.entries(OPTION_SPECS)) {
+    const fallback = DEFAULT_OPTIONS[name as keyof ServiceOptions];
+    // Numbers are read as text so that a bad value is reported as typed, not as NaN.
+    parser.option(kebab(name), {
+      alias: spec.alias,
+      type: spec.type === 'number' ? 'string' : spec.type,
+      requiresArg: spec.type !== 'boolean',
+      // Choices are listed here rather than given to yargs, whose refusal spans several lines.
+      describe: `${spec.describe}${spec.choices ? ` (${spec.choices.join(', ')})` : ''} [env ${envName(name)}]`,
+      default: Array.isArray(fallback) ? fallback.join(',') : fallback,
+    });
+  }
+  return parser.parseSync();
+}
+
+async function main() {
+  const args = parseArgs(hideBin(process.argv));
+  let options: ServiceOptions;
+  try {
+    options = resolveOptions(Object.fromEntries(Object.keys(OPTION_SPECS).map((name) => [name, args[name]])));
+  } catch (error) {
+    if (error instanceof OptionError) fail(error.message);
+    throw error;
+  }
+  const logger = createLogger({ format: options.logFormat, verbose: options.verbose, source: process.env.LOG_NAME });
+  const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger) : undefined;
+  const service = createServer({ ...options, tls }, { logger });
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'Shutting down');
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'Shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  try {
+    await service.listen();
+  } catch (error) {
+    logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`websocket-service: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

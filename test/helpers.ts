@@ -1,0 +1,208 @@
+import pino from 'pino';
+import { io as ioV4, type Socket as SocketV4 } from 'socket.io-client';
+import ioV1 from 'socket.io-client-v1';
+import ioV2 from 'socket.io-client-v2';
+import { afterEach } from 'vitest';
+import { createServer, type CreateServerOptions, type WebsocketService } from '../src';
+import type { Logger } from '../src/logger';
+
+/** The client generations the service owes compatibility to. */
+export const VERSIONS = ['v1', 'v2', 'v4'] as const;
+export type ClientVersion = (typeof VERSIONS)[number];
+export const TRANSPORTS = ['websocket', 'polling'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Every version over every transport, for `describe.each`. */
+export const WIRES = VERSIONS.flatMap((version) => TRANSPORTS.map((transport) => ({ version, transport })));
+
+/** What socket.io-client 1.x and 2.x sockets offer (they ship no typings). */
+export interface LegacySocket {
+  id: string;
+  connected: boolean;
+  io: { engine: { transport: { name: string } } };
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  emit(event: string, ...args: unknown[]): unknown;
+  close(): unknown;
+}
+
+/** Every event any namespace sends; each client queues them all from the moment it is made. */
+const SERVER_EVENTS = [
+  'EVENT', 'CLIENTS', 'ERROR', 'JOINED', 'PEERS', 'LEFT', 'MESSAGE', 'RTCSIGNAL', 'EVENTS', 'UPDATES', 'STATUS',
+];
+
+export const EVENT_TIMEOUT = 3000; // ms to wait for something that must arrive
+export const QUIET_PERIOD = 250; // ms to wait before concluding that nothing arrived
+
+/** A logger whose records a test can read. */
+export function memoryLogger(): { logger: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line)) });
+  return { logger, records };
+}
+
+export interface TestServer {
+  service: WebsocketService;
+  url: string;
+  port: number;
+  records: Record<string, unknown>[];
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Starts a service in-process on a free loopback port; closed after the test. */
+export async function startServer(options: CreateServerOptions = {}): Promise<TestServer> {
+  const { logger, records } = memoryLogger();
+  const service = createServer({ port: 0, host: '127.0.0.1', ...options }, { logger });
+  const { port } = await service.listen();
+  cleanups.push(() => service.close());
+  const scheme = options.https ? 'https' : 'http';
+  return { service, url: `${scheme}://127.0.0.1:${port}`, port, records };
+}
+
+export interface ClientOptions {
+  transport?: Transport;
+  query?: Record<string, string>;
+  /** Socket.IO path when the server uses another. */
+  path?: string;
+  extraHeaders?: Record<string, string>;
+  /** Don't wait for the namespace connection (to see it refused). */
+  lazy?: boolean;
+  rejectUnauthorized?: boolean;
+}
+
+/** One client of any generation, with its incoming events queued for the test to read. */
+export class TestClient {
+  private readonly queues = new Map<string, unknown[][]>();
+  private readonly waiters = new Map<string, ((args: unknown[]) => void)[]>();
+  readonly connected: Promise<void>;
+  /** The namespace connection's refusal, if any. */
+  readonly refused: Promise<string>;
+  /** The reason of the first disconnection. */
+  readonly disconnected: Promise<string>;
+
+  constructor(
+    readonly version: ClientVersion,
+    private readonly socket: SocketV4 | LegacySocket,
+  ) {
+    for (const event of SERVER_EVENTS) socket.on(event, (...args: unknown[]) => this.push(event, args));
+    this.connected = new Promise((resolve) => socket.on('connect', () => resolve()));
+    this.disconnected = new Promise((resolve) => socket.on('disconnect', (reason: unknown) => resolve(String(reason))));
+    this.refused = new Promise((resolve) => {
+      const reason = (error: unknown) => resolve(error instanceof Error ? error.message : String(error));
+      // 1.x/2.x report a refused handshake as connect_error and a refused namespace as error.
+      socket.on('connect_error', reason);
+      if (version !== 'v4') socket.on('error', reason);
+    });
+  }
+
+  get id(): string {
+    return this.socket.id as string;
+  }
+
+  get transport(): string {
+    return (this.socket as LegacySocket).io.engine.transport.name;
+  }
+
+  private push(event: string, args: unknown[]) {
+    const waiter = this.waiters.get(event)?.shift();
+    if (waiter) waiter(args);
+    else this.queues.set(event, [...(this.queues.get(event) ?? []), args]);
+  }
+
+  emit(event: string, ...args: unknown[]): void {
+    this.socket.emit(event, ...args);
+  }
+
+  /** Emits with an acknowledgement callback; resolves with the ack's arguments. */
+  request(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack for ${event} in ${EVENT_TIMEOUT} ms`)), EVENT_TIMEOUT);
+      this.socket.emit(event, ...args, (...reply: unknown[]) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+    });
+  }
+
+  /** Emits with an ack callback and resolves with what happened within the quiet period: acked or not. */
+  async acked(event: string, ...args: unknown[]): Promise<boolean> {
+    let acked = false;
+    this.socket.emit(event, ...args, () => {
+      acked = true;
+    });
+    await sleep(QUIET_PERIOD);
+    return acked;
+  }
+
+  /** The arguments of the next `event`, waiting for it if need be. */
+  next(event: string): Promise<unknown[]> {
+    const queued = this.queues.get(event);
+    if (queued?.length) return Promise.resolve(queued.shift() as unknown[]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.version} client got no ${event} in ${EVENT_TIMEOUT} ms`)), EVENT_TIMEOUT);
+      const waiter = (args: unknown[]) => {
+        clearTimeout(timer);
+        resolve(args);
+      };
+      this.waiters.set(event, [...(this.waiters.get(event) ?? []), waiter]);
+    });
+  }
+
+  /** The first argument of the next `event`. */
+  async nextValue(event: string): Promise<unknown> {
+    return (await this.next(event))[0];
+  }
+
+  /** Everything received so far for `event`, after a quiet period, and forgets it. */
+  async drain(event: string): Promise<unknown[][]> {
+    await sleep(QUIET_PERIOD);
+    const all = this.queues.get(event) ?? [];
+    this.queues.delete(event);
+    return all;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Connects a client of `version` to `url` + `nsp`, waiting for the namespace connection. */
+export async function connect(version: ClientVersion, url: string, nsp: string, options: ClientOptions = {}): Promise<TestClient> {
+  const { transport = 'websocket', query, path, extraHeaders, lazy, rejectUnauthorized } = options;
+  const common = {
+    forceNew: true,
+    multiplex: false,
+    reconnection: false,
+    transports: [transport],
+    ...(path ? { path } : {}),
+    ...(extraHeaders ? { extraHeaders } : {}),
+    ...(rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  };
+  let socket: SocketV4 | LegacySocket;
+  if (version === 'v4') {
+    socket = ioV4(url + nsp, { ...common, query });
+  } else {
+    const search = query ? '?' + new URLSearchParams(query).toString() : '';
+    socket = (version === 'v1' ? ioV1 : ioV2)(url + nsp + search, common);
+  }
+  const client = new TestClient(version, socket);
+  cleanups.push(() => client.close());
+  if (!lazy) {
+    await Promise.race([
+      client.connected,
+      client.refused.then((reason) => Promise.reject(new Error(`${version} connection to ${nsp} refused: ${reason}`))),
+      sleep(EVENT_TIMEOUT).then(() => Promise.reject(new Error(`${version} client did not connect to ${nsp}`))),
+    ]);
+  }
+  return client;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The JSON string form that the README documents for `/layout` and `/bus` requests. */
+export const json = (value: unknown): string => JSON.stringify(value);
