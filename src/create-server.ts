@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import pino from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
+import { linkThroughRedis, lookupConsulService, parseRedisTarget, type Readiness, type RedisLink } from './cluster';
 import { useLegacyPollingFraming } from './eio3';
 import { createApp } from './http';
 import type { Logger } from './logger';
@@ -78,7 +79,15 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   registerLobby(io, handlerDeps);
   registerTrigger(io, handlerDeps);
 
-  const app = createApp({ logger, bus, maxPublishBody: options.maxPublishBody });
+  let redis: RedisLink | undefined;
+  let closed = false;
+  const readiness = (): Readiness => {
+    if (closed) return { ready: false, reason: 'shutting down' };
+    if (!options.redis) return { ready: true };
+    return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
+  };
+
+  const app = createApp({ logger, bus, readiness, maxPublishBody: options.maxPublishBody });
   const httpServer = options.https
     ? https.createServer(tls ?? { key: fs.readFileSync(options.key), cert: fs.readFileSync(options.cert) }, app)
     : http.createServer(app);
@@ -91,15 +100,28 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
 
   let closing: Promise<void> | undefined;
   const close = () => {
+    closed = true;
     closing ??= new Promise<void>((resolve) => {
       io.close(() => resolve());
       httpServer.closeAllConnections();
-    }).then(() => logger.info('Closed'));
+    })
+      .then(() => redis?.close())
+      .then(() => logger.info('Closed'));
     return closing;
   };
 
-  const listen = () =>
-    new Promise<AddressInfo>((resolve, reject) => {
+  const linkCluster = async (address: string) => {
+    let target = parseRedisTarget(address);
+    if ('service' in target) {
+      target = await lookupConsulService(options.consulHost, target.service);
+      logger.info({ service: address, host: target.host, port: target.port }, 'Found Redis in Consul');
+    }
+    redis = linkThroughRedis(io, target, options.database, logger);
+  };
+
+  const listen = async () => {
+    if (options.redis && !redis) await linkCluster(options.redis);
+    return new Promise<AddressInfo>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(options.port, options.host, () => {
         httpServer.off('error', reject);
@@ -108,6 +130,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
         resolve(address);
       });
     });
+  };
 
   return { options, app, io, httpServer, listen, close };
 }

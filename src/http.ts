@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Readiness } from './cluster';
 import type { Logger } from './logger';
 import { publishToBus } from './namespaces/bus';
 import type { RoomNamespace } from './namespaces/rooms';
@@ -7,23 +8,33 @@ import type { RoomNamespace } from './namespaces/rooms';
 export interface HttpDeps {
   logger: Logger;
   bus: RoomNamespace;
+  /** Whether this node can take traffic (Redis linked in cluster mode, not shutting down). */
+  readiness: () => Readiness;
   /** Largest accepted `POST /bus-message` body, in bytes. */
   maxPublishBody: number;
 }
+
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
 function reply(res: express.Response, status: number, text: string) {
   res.status(status).type('text/plain').send(text);
 }
 
-/** Builds the Express app: `GET /healthcheck` and `POST /bus-message/:roomId`. */
-export function createApp({ logger, bus, maxPublishBody }: HttpDeps): Express {
+/** Builds the Express app: `GET /healthcheck`, `GET /readyz` and `POST /bus-message/:roomId`. */
+export function createApp({ logger, bus, readiness, maxPublishBody }: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/healthcheck', (_req, res) => reply(res, 200, 'OK'));
+  app.get('/readyz', (_req, res) => {
+    const { ready, reason } = readiness();
+    reply(res, ready ? 200 : 503, ready ? 'OK' : `Not ready: ${reason}`);
+  });
 
+  // Read from the header itself: req.is() answers null for a request without a body, and an
+  // empty JSON request deserves "empty body" (400), not "wrong type" (415).
   const requireJson: RequestHandler = (req, res, next) => {
-    if (req.is(['application/json', '+json'])) return next();
+    if (JSON_TYPE.test(req.headers['content-type'] ?? '')) return next();
     reply(res, 415, 'Content-Type must be application/json');
   };
   // Raw bytes, parsed below: body-parser's JSON reader turns an empty body into {} and would

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseRedisTarget } from './cluster';
 
 /** Log output formats: pino JSON lines, human-readable lines, or the 2-IMMERSE platform line. */
 export const LOG_FORMATS = ['json', 'pretty', '2immerse'] as const;
@@ -20,6 +21,10 @@ export interface ServiceOptions {
   maxHttpBufferSize: number;
   /** Largest `POST /bus-message` body accepted. */
   maxPublishBody: number;
+  /** Cluster mode: the Redis linking the nodes (`host:port`, URL or Consul service name). */
+  redis: string | undefined;
+  database: number;
+  consulHost: string;
 }
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
@@ -47,6 +52,9 @@ export const OPTION_SPECS: { [K in keyof ServiceOptions]: OptionSpec } = {
   logFormat: { type: 'string', describe: 'log output format', choices: LOG_FORMATS },
   maxHttpBufferSize: { type: 'number', describe: 'largest Socket.IO message from a client, in bytes' },
   maxPublishBody: { type: 'number', describe: 'largest POST /bus-message body, in bytes' },
+  redis: { alias: 'r', type: 'string', describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
+  database: { alias: 'd', type: 'number', describe: 'Redis database number' },
+  consulHost: { alias: 'c', type: 'string', describe: 'Consul URL for looking up a --redis service name' },
 };
 
 /** Defaults: each keeps the 2018 service's behaviour where it had one. */
@@ -62,6 +70,9 @@ export const DEFAULT_OPTIONS: ServiceOptions = {
   logFormat: 'json',
   maxHttpBufferSize: 1_000_000, // bytes (Socket.IO's own default)
   maxPublishBody: 1_000_000, // bytes
+  redis: undefined, // single node, in memory
+  database: 0, // Redis database index
+  consulHost: 'https://consul.service.consul:8500', // URL
 };
 
 /** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
@@ -134,7 +145,34 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
     logFormat: raw.logFormat as LogFormat,
     maxHttpBufferSize: integer('maxHttpBufferSize', raw.maxHttpBufferSize, 1024, 1_073_741_824),
     maxPublishBody: integer('maxPublishBody', raw.maxPublishBody, 1024, 1_073_741_824),
+    redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(raw.redis),
+    database: integer('database', raw.database, 0, 65535),
+    consulHost: httpUrl('consulHost', raw.consulHost),
   };
+}
+
+function redisTarget(value: unknown): string {
+  const text = nonEmpty('redis', value).trim();
+  try {
+    parseRedisTarget(text);
+  } catch (error) {
+    throw new OptionError((error as Error).message);
+  }
+  return text;
+}
+
+function httpUrl(name: string, value: unknown): string {
+  const text = nonEmpty(name, value).trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new OptionError(`--${kebab(name)} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OptionError(`--${kebab(name)} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  }
+  return text;
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

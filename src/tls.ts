@@ -9,10 +9,15 @@ import type { Logger } from './logger';
  * Reads the key pair for `--https`, or, when either file is missing, generates a self-signed one
  * for localhost, 127.0.0.1 and this host's name and writes it there (the key readable by its
  * owner alone), as the 2018 service did.
+ * @throws {Error} when only one of the two files exists.
  */
 export async function loadOrCreateCertificate(keyPath: string, certPath: string, logger: Logger): Promise<TlsMaterial> {
-  if (fs.existsSync(keyPath) && fs.existsSync(certPath)) {
-    return { key: fs.readFileSync(keyPath), cert: fs.readFileSync(certPath) };
+  const haveKey = fs.existsSync(keyPath);
+  const haveCert = fs.existsSync(certPath);
+  if (haveKey && haveCert) return { key: fs.readFileSync(keyPath), cert: fs.readFileSync(certPath) };
+  // Never overwrite half of a pair: the key present may be a real one.
+  if (haveKey || haveCert) {
+    throw new Error(`--https: ${haveKey ? certPath : keyPath} is missing but ${haveKey ? keyPath : certPath} exists; supply both or neither`);
   }
   const hostname = os.hostname();
   const altNames = [

@@ -85,6 +85,7 @@ export class TestClient {
 
   constructor(
     readonly version: ClientVersion,
+    readonly nsp: string,
     private readonly socket: SocketV4 | LegacySocket,
   ) {
     for (const event of SERVER_EVENTS) socket.on(event, (...args: unknown[]) => this.push(event, args));
@@ -98,8 +99,14 @@ export class TestClient {
     });
   }
 
+  /**
+   * The socket's id as the server and its peers know it. Socket.IO 1.x/2.x servers named a
+   * namespace's socket `/nsp#engineId`, and Socket.IO 4 keeps that for v3 clients; 1.x clients
+   * themselves report the bare engine id.
+   */
   get id(): string {
-    return this.socket.id as string;
+    const id = this.socket.id as string;
+    return this.version === 'v4' || this.nsp === '/' || id.startsWith(`${this.nsp}#`) ? id : `${this.nsp}#${id}`;
   }
 
   get transport(): string {
@@ -188,7 +195,7 @@ export async function connect(version: ClientVersion, url: string, nsp: string, 
     const search = query ? '?' + new URLSearchParams(query).toString() : '';
     socket = (version === 'v1' ? ioV1 : ioV2)(url + nsp + search, common);
   }
-  const client = new TestClient(version, socket);
+  const client = new TestClient(version, nsp, socket);
   cleanups.push(() => client.close());
   if (!lazy) {
     await Promise.race([

@@ -1,5 +1,6 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData } from '../events';
+import { membersOf } from './members';
 import { ackOf, BadInput, field, requireId, requireObject, verb, type HandlerDeps } from '../protocol';
 
 export type LobbyNamespace = Namespace<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
@@ -81,7 +82,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
       const lobby = socket.data.lobby;
       if (lobby === undefined) throw new BadInput('not in a lobby');
       // The peer may sit on another node: fetchSockets() finds it there and carries its lobby.
-      const [peer] = await nsp.in(to).fetchSockets();
+      const [peer] = await membersOf(nsp, to, logger);
       if (!peer || peer.id !== to || peer.data.lobby !== lobby) throw new BadInput(`peer ${to} is not in lobby ${lobby}`);
       peer.emit('RTCSIGNAL', { ...signal, to, from: socket.id });
       logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby, to }, 'RTCSIGNAL');
@@ -93,7 +94,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
 
     const lobby = socket.data.lobby as string;
     await enter(socket, lobby);
-    const members = await nsp.in(lobby).fetchSockets();
+    const members = await membersOf(nsp, lobby, logger);
     socket.emit('PEERS', members.map((member) => member.id).filter((id) => id !== socket.id));
   });
   return nsp;

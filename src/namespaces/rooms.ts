@@ -1,5 +1,6 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { NoEvents, RoomClientToServerEvents, RoomServerToClientEvents, SocketData } from '../events';
+import { membersOf } from './members';
 import { ackOf, field, parseRequest, requireId, verb, BadInput, type HandlerDeps } from '../protocol';
 
 /** A `/layout` or `/bus` namespace: both speak the same verbs, each with its own rooms and names. */
@@ -45,7 +46,7 @@ export function registerRoomNamespace(nsp: RoomNamespace, deps: HandlerDeps): vo
 
     socket.on('CLIENTS', verb(socket, deps, 'CLIENTS', async (payload: unknown) => {
       const room = requireId(field(parseRequest(payload), 'room'), 'room');
-      const members = await nsp.in(room).fetchSockets();
+      const members = await membersOf(nsp, room, logger);
       const clients = members.flatMap((member) => (member.data.name === undefined ? [] : [member.data.name]));
       socket.emit('CLIENTS', { room, clients });
       log('CLIENTS', room);

@@ -1,0 +1,20 @@
+import type { Namespace, RemoteSocket } from 'socket.io';
+import type { SocketData } from '../events';
+import type { Logger } from '../logger';
+
+/**
+ * The sockets in `room` on every node. When the other nodes cannot be asked (Redis is down),
+ * this node's own members are the best answer there is, and the gap is logged.
+ */
+export async function membersOf<E extends object>(
+  nsp: Namespace<never, E, never, SocketData>,
+  room: string,
+  logger: Logger,
+): Promise<RemoteSocket<E, SocketData>[]> {
+  try {
+    return await nsp.in(room).fetchSockets();
+  } catch (error) {
+    logger.warn({ nsp: nsp.name, room, err: (error as Error).message }, 'other nodes unreachable: answering with this node\'s members');
+    return nsp.in(room).local.fetchSockets();
+  }
+}
