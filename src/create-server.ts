@@ -6,6 +6,9 @@ import type { Express } from 'express';
 import pino from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
 import { linkThroughRedis, lookupConsulService, parseRedisTarget, type Readiness, type RedisLink } from './cluster';
+import { requireClientToken } from './auth';
+import { dropSlowConsumers, limitEventRate, type Limits } from './limits';
+import { createConsoleRouter } from './console';
 import { useLegacyPollingFraming } from './eio3';
 import { createApp } from './http';
 import type { Logger } from './logger';
@@ -45,14 +48,25 @@ export interface WebsocketService {
   close(): Promise<void>;
 }
 
-function originChecker(allowed: string[]): NonNullable<ServerOptions['allowRequest']> {
-  const set = new Set(allowed);
-  // CORS headers only bind browsers on polling; a WebSocket handshake carries Origin but no
-  // preflight, so it is checked here for both transports.
+/**
+ * Decides on each new Engine.IO session, for both transports: CORS headers only bind browsers on
+ * polling, and a WebSocket handshake carries Origin but no preflight, so origins are checked
+ * here. The node also refuses sessions while shutting down or when it is full.
+ */
+function admission(options: ServiceOptions, state: { closing: boolean; clients: () => number }, logger: Logger): NonNullable<ServerOptions['allowRequest']> {
+  const origins = options.corsOrigin === '*' ? undefined : new Set(options.corsOrigin);
+  let fullLogged = false;
   return (req, callback) => {
     const origin = req.headers.origin;
-    if (origin === undefined || set.has(origin)) callback(null, true);
-    else callback('origin not allowed', false);
+    if (origins && origin !== undefined && !origins.has(origin)) return callback('origin not allowed', false);
+    if (state.closing) return callback('server shutting down', false);
+    if (options.maxConnections > 0 && state.clients() >= options.maxConnections) {
+      if (!fullLogged) logger.warn({ limit: options.maxConnections }, 'connection limit reached: refusing new clients');
+      fullLogged = true;
+      return callback('server full', false);
+    }
+    fullLogged = false;
+    callback(null, true);
   };
 }
 
@@ -66,28 +80,42 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   const options = resolveOptions(rest);
   const logger = deps.logger ?? pino({ level: 'silent' });
 
-  const io = new Server({
+  const state = { closing: false, clients: () => io.engine.clientsCount };
+  const io: Server = new Server({
     path: options.path,
     allowEIO3: true,
     maxHttpBufferSize: options.maxHttpBufferSize,
     cors: { origin: options.corsOrigin === '*' ? true : options.corsOrigin, credentials: true },
-    allowRequest: options.corsOrigin === '*' ? undefined : originChecker(options.corsOrigin),
+    allowRequest: admission(options, state, logger),
   });
-  const handlerDeps = { logger };
+  const limits: Limits = options;
+  const handlerDeps = { logger, limits };
+  // Applied before the namespaces' own middleware and handlers, and to the main namespace too,
+  // which exists in every Socket.IO server whether used or not.
+  for (const name of ['/', '/layout', '/bus', '/lobby', '/trigger']) {
+    if (options.clientToken) requireClientToken(io.of(name), options.clientToken, logger);
+    limitEventRate(io.of(name), limits, logger);
+  }
   registerLayout(io, handlerDeps);
   const bus = registerBus(io, handlerDeps);
   registerLobby(io, handlerDeps);
   registerTrigger(io, handlerDeps);
 
   let redis: RedisLink | undefined;
-  let closed = false;
   const readiness = (): Readiness => {
-    if (closed) return { ready: false, reason: 'shutting down' };
+    if (state.closing) return { ready: false, reason: 'shutting down' };
     if (!options.redis) return { ready: true };
     return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
   };
 
-  const app = createApp({ logger, bus, readiness, maxPublishBody: options.maxPublishBody });
+  const app = createApp({
+    logger,
+    bus,
+    readiness,
+    maxPublishBody: options.maxPublishBody,
+    publishToken: options.publishToken,
+    console: options.console ? createConsoleRouter({ io, socketPath: options.path, clientToken: options.clientToken, logger }) : undefined,
+  });
   const httpServer = options.https
     ? https.createServer(tls ?? { key: fs.readFileSync(options.key), cert: fs.readFileSync(options.cert) }, app)
     : http.createServer(app);
@@ -98,15 +126,24 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     logger.warn({ code: error.code, reason: error.message, url: error.req.url }, 'refused Engine.IO connection');
   });
 
+  const stopSweeping = dropSlowConsumers(io.engine, limits, logger);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closed = true;
-    closing ??= new Promise<void>((resolve) => {
-      io.close(() => resolve());
-      httpServer.closeAllConnections();
-    })
-      .then(() => redis?.close())
-      .then(() => logger.info('Closed'));
+    closing ??= (async () => {
+      state.closing = true;
+      stopSweeping();
+      logger.info({ clients: io.engine.clientsCount, graceMs: options.shutdownGrace }, 'Shutting down: closing client connections');
+      // In-flight HTTP requests may finish within the grace period; idle keep-alive connections
+      // would only hold the close up, and anything still open at the deadline is cut.
+      httpServer.closeIdleConnections();
+      const deadline = setTimeout(() => httpServer.closeAllConnections(), options.shutdownGrace);
+      deadline.unref();
+      // Clients see their transport close and reconnect, to another node behind the proxy.
+      await io.close();
+      clearTimeout(deadline);
+      await redis?.close();
+      logger.info('Closed');
+    })();
     return closing;
   };
 

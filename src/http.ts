@@ -1,4 +1,5 @@
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import { requireBearer } from './auth';
 import type { Readiness } from './cluster';
 import type { Logger } from './logger';
 import { publishToBus } from './namespaces/bus';
@@ -12,6 +13,10 @@ export interface HttpDeps {
   readiness: () => Readiness;
   /** Largest accepted `POST /bus-message` body, in bytes. */
   maxPublishBody: number;
+  /** When set, `POST /bus-message` requires it as a bearer token. */
+  publishToken?: string;
+  /** The console page and its API, mounted at `/console` when given. */
+  console?: Router;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
@@ -21,7 +26,7 @@ function reply(res: express.Response, status: number, text: string) {
 }
 
 /** Builds the Express app: `GET /healthcheck`, `GET /readyz` and `POST /bus-message/:roomId`. */
-export function createApp({ logger, bus, readiness, maxPublishBody }: HttpDeps): Express {
+export function createApp({ logger, bus, readiness, maxPublishBody, publishToken, console }: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -34,14 +39,19 @@ export function createApp({ logger, bus, readiness, maxPublishBody }: HttpDeps):
   // Read from the header itself: req.is() answers null for a request without a body, and an
   // empty JSON request deserves "empty body" (400), not "wrong type" (415).
   const requireJson: RequestHandler = (req, res, next) => {
-    if (JSON_TYPE.test(req.headers['content-type'] ?? '')) return next();
-    reply(res, 415, 'Content-Type must be application/json');
+    const type = req.headers['content-type'] ?? '';
+    const charset = /;\s*charset="?([^";\s]+)/i.exec(type)?.[1].toLowerCase();
+    if (JSON_TYPE.test(type) && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return next();
+    reply(res, 415, 'Content-Type must be application/json (UTF-8)');
   };
   // Raw bytes, parsed below: body-parser's JSON reader turns an empty body into {} and would
   // publish it, and its strict mode would refuse the JSON scalars that NOTIFY accepts.
   const readBody = express.raw({ type: () => true, limit: maxPublishBody });
 
-  app.post('/bus-message/:roomId', requireJson, readBody, (req, res) => {
+  if (console) app.use('/console', console);
+
+  const authorize: RequestHandler = publishToken ? requireBearer(publishToken, logger) : (_req, _res, next) => next();
+  app.post('/bus-message/:roomId', authorize, requireJson, readBody, (req, res) => {
     const room = req.params.roomId;
     const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     if (text.trim() === '') return reply(res, 400, 'Body must be JSON; it is empty');
@@ -55,6 +65,8 @@ export function createApp({ logger, bus, readiness, maxPublishBody }: HttpDeps):
     logger.debug({ nsp: bus.name, room, sender: 'POST' }, 'POST /bus-message');
     reply(res, 200, 'OK');
   });
+
+  app.use((_req, res) => reply(res, 404, 'Not found'));
 
   const onError: ErrorRequestHandler = (error, req, res, next) => {
     if (res.headersSent) return next(error);

@@ -25,6 +25,21 @@ export interface ServiceOptions {
   redis: string | undefined;
   database: number;
   consulHost: string;
+  /** Required in every Socket.IO handshake when set. */
+  clientToken: string | undefined;
+  /** Required as `Authorization: Bearer` on `POST /bus-message` when set. */
+  publishToken: string | undefined;
+  /** Serve the live console page at `/console`. */
+  console: boolean;
+  maxIdLength: number;
+  maxRoomsPerSocket: number;
+  /** 0: no limit. */
+  maxConnections: number;
+  /** 0: no rate limit. */
+  eventRate: number;
+  eventBurst: number;
+  maxQueuedBytes: number;
+  shutdownGrace: number;
 }
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
@@ -34,6 +49,8 @@ interface OptionSpec {
   type: 'number' | 'boolean' | 'string';
   describe: string;
   choices?: readonly string[];
+  /** Masked wherever the configuration is shown. */
+  secret?: boolean;
 }
 
 /**
@@ -55,6 +72,16 @@ export const OPTION_SPECS: { [K in keyof ServiceOptions]: OptionSpec } = {
   redis: { alias: 'r', type: 'string', describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
   database: { alias: 'd', type: 'number', describe: 'Redis database number' },
   consulHost: { alias: 'c', type: 'string', describe: 'Consul URL for looking up a --redis service name' },
+  clientToken: { type: 'string', secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
+  publishToken: { type: 'string', secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
+  console: { type: 'boolean', describe: 'serve the live console page at /console (--no-console turns it off)' },
+  maxIdLength: { type: 'number', describe: 'longest room, lobby id or name, in characters' },
+  maxRoomsPerSocket: { type: 'number', describe: 'most rooms one socket may join' },
+  maxConnections: { type: 'number', describe: 'most simultaneous clients per node; 0 for no limit' },
+  eventRate: { type: 'number', describe: 'events per second one socket may send, sustained; 0 for no limit' },
+  eventBurst: { type: 'number', describe: 'events one socket may send in a burst above --event-rate' },
+  maxQueuedBytes: { type: 'number', describe: 'bytes queued for a client that stopped reading before it is disconnected' },
+  shutdownGrace: { type: 'number', describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
 };
 
 /** Defaults: each keeps the 2018 service's behaviour where it had one. */
@@ -73,6 +100,16 @@ export const DEFAULT_OPTIONS: ServiceOptions = {
   redis: undefined, // single node, in memory
   database: 0, // Redis database index
   consulHost: 'https://consul.service.consul:8500', // URL
+  clientToken: undefined, // no token: any client may connect, as in 2018
+  publishToken: undefined, // no token: anyone may POST, as in 2018
+  console: true,
+  maxIdLength: 512, // characters
+  maxRoomsPerSocket: 1000, // rooms
+  maxConnections: 0, // clients per node; 0 = no limit
+  eventRate: 0, // events/s per socket; 0 = no limit
+  eventBurst: 100, // events
+  maxQueuedBytes: 4_000_000, // bytes per client
+  shutdownGrace: 10_000, // ms
 };
 
 /** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
@@ -148,6 +185,16 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
     redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(raw.redis),
     database: integer('database', raw.database, 0, 65535),
     consulHost: httpUrl('consulHost', raw.consulHost),
+    clientToken: optionalSecret('clientToken', raw.clientToken),
+    publishToken: optionalSecret('publishToken', raw.publishToken),
+    console: Boolean(raw.console),
+    maxIdLength: integer('maxIdLength', raw.maxIdLength, 1, 1_000_000),
+    maxRoomsPerSocket: integer('maxRoomsPerSocket', raw.maxRoomsPerSocket, 1, 1_000_000),
+    maxConnections: integer('maxConnections', raw.maxConnections, 0, 10_000_000),
+    eventRate: integer('eventRate', raw.eventRate, 0, 1_000_000),
+    eventBurst: integer('eventBurst', raw.eventBurst, 1, 1_000_000),
+    maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes, 65_536, 1_073_741_824),
+    shutdownGrace: integer('shutdownGrace', raw.shutdownGrace, 0, 600_000),
   };
 }
 
@@ -158,6 +205,13 @@ function redisTarget(value: unknown): string {
   } catch (error) {
     throw new OptionError((error as Error).message);
   }
+  return text;
+}
+
+function optionalSecret(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (text.length < 8) throw new OptionError(`--${kebab(name)} must be at least 8 characters long`);
   return text;
 }
 

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { Logger } from './logger';
 import type { ErrorReply } from './events';
+import type { Limits } from './limits';
 
 /** A request the server refuses: the socket gets `ERROR` with this message, nothing else happens. */
 export class BadInput extends Error {}
@@ -35,10 +36,27 @@ export function field(request: Record<string, unknown>, key: string): unknown {
 }
 
 /** A room, lobby or name: a non-empty string, or a finite number taken as its string. */
-export function requireId(value: unknown, what: string): string {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'string' && value !== '') return value;
-  throw new BadInput(`${what} must be a non-empty string or a number, got ${describe(value)}`);
+export function requireId(value: unknown, what: string, maxLength = Infinity): string {
+  let id: string | undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) id = String(value);
+  else if (typeof value === 'string' && value !== '') id = value;
+  if (id === undefined) throw new BadInput(`${what} must be a non-empty string or a number, got ${describe(value)}`);
+  if (id.length > maxLength) throw new BadInput(`${what} is longer than ${maxLength} characters`);
+  return id;
+}
+
+/** {@link requireId} bound to a node's length limit. */
+export function idReader(limits: Pick<Limits, 'maxIdLength'>): (value: unknown, what: string) => string {
+  return (value, what) => requireId(value, what, limits.maxIdLength);
+}
+
+/** Joins `room` unless that would put the socket in more rooms than the limit allows. */
+export async function joinWithinLimit(socket: AnySocket, room: string, limits: Pick<Limits, 'maxRoomsPerSocket'>): Promise<void> {
+  // socket.rooms holds the socket's own id-room besides the ones it joined.
+  if (!socket.rooms.has(room) && socket.rooms.size - 1 >= limits.maxRoomsPerSocket) {
+    throw new BadInput(`already in ${limits.maxRoomsPerSocket} rooms: LEAVE one first`);
+  }
+  await socket.join(room);
 }
 
 function describe(value: unknown): string {
@@ -57,6 +75,7 @@ export function ackOf(candidate: unknown): (...args: unknown[]) => void {
 /** What every namespace handler needs. */
 export interface HandlerDeps {
   logger: Logger;
+  limits: Limits;
 }
 
 // Handlers are shared by namespaces with different event maps; only `ERROR` is common to all.

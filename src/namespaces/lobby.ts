@@ -1,7 +1,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData } from '../events';
 import { membersOf } from './members';
-import { ackOf, BadInput, field, requireId, requireObject, verb, type HandlerDeps } from '../protocol';
+import { ackOf, BadInput, field, idReader, requireObject, verb, type HandlerDeps } from '../protocol';
 
 export type LobbyNamespace = Namespace<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
 type LobbySocket = Socket<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
@@ -26,10 +26,11 @@ function lobbyIdOf(socket: LobbySocket): unknown {
 export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
   const nsp: LobbyNamespace = io.of('/lobby');
   const { logger } = deps;
+  const readId = idReader(deps.limits);
 
   nsp.use((socket, next) => {
     try {
-      socket.data.lobby = requireId(lobbyIdOf(socket), 'lobbyId');
+      socket.data.lobby = readId(lobbyIdOf(socket), 'lobbyId');
       next();
     } catch {
       logger.warn({ nsp: nsp.name, socket: socket.id }, 'refused /lobby connection without lobbyId');
@@ -46,7 +47,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
 
   nsp.on('connection', async (socket: LobbySocket) => {
     socket.on('JOIN', verb(socket, deps, 'JOIN', async (id: unknown, ack: unknown) => {
-      const lobby = requireId(id, 'lobby id');
+      const lobby = readId(id, 'lobby id');
       if (socket.data.lobby !== undefined) {
         ackOf(ack)(`already in lobby ${socket.data.lobby}: LEAVE it first`);
         return;
@@ -56,7 +57,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
     }));
 
     socket.on('LEAVE', verb(socket, deps, 'LEAVE', async (id: unknown, ack: unknown) => {
-      const lobby = requireId(id, 'lobby id');
+      const lobby = readId(id, 'lobby id');
       if (socket.data.lobby !== lobby) {
         ackOf(ack)(`not in lobby ${lobby}`);
         return;
@@ -78,7 +79,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
 
     socket.on('RTCSIGNAL', verb(socket, deps, 'RTCSIGNAL', async (payload: unknown) => {
       const signal = requireObject(payload, 'RTCSIGNAL payload');
-      const to = requireId(field(signal, 'to'), 'to');
+      const to = readId(field(signal, 'to'), 'to');
       const lobby = socket.data.lobby;
       if (lobby === undefined) throw new BadInput('not in a lobby');
       // The peer may sit on another node: fetchSockets() finds it there and carries its lobby.

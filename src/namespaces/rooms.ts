@@ -1,7 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { NoEvents, RoomClientToServerEvents, RoomServerToClientEvents, SocketData } from '../events';
 import { membersOf } from './members';
-import { ackOf, field, parseRequest, requireId, verb, BadInput, type HandlerDeps } from '../protocol';
+import { ackOf, BadInput, field, idReader, joinWithinLimit, parseRequest, verb, type HandlerDeps } from '../protocol';
 
 /** A `/layout` or `/bus` namespace: both speak the same verbs, each with its own rooms and names. */
 export type RoomNamespace = Namespace<RoomClientToServerEvents, RoomServerToClientEvents, NoEvents, SocketData>;
@@ -15,22 +15,23 @@ export const UNKNOWN_SENDER = 'unknown';
  * (`to()`, `fetchSockets()`), so the same code serves one node or a Redis-linked cluster.
  */
 export function registerRoomNamespace(nsp: RoomNamespace, deps: HandlerDeps): void {
-  const { logger } = deps;
+  const { logger, limits } = deps;
+  const readId = idReader(limits);
   nsp.on('connection', (socket: RoomSocket) => {
     const log = (event: string, room: string) => logger.debug({ nsp: nsp.name, socket: socket.id, room }, event);
 
     socket.on('JOIN', verb(socket, deps, 'JOIN', async (payload: unknown, ack: unknown) => {
       const request = parseRequest(payload);
-      const room = requireId(field(request, 'room'), 'room');
-      const name = requireId(field(request, 'name'), 'name');
+      const room = readId(field(request, 'room'), 'room');
+      const name = readId(field(request, 'name'), 'name');
       socket.data.name = name;
-      await socket.join(room);
+      await joinWithinLimit(socket, room, limits);
       log('JOIN', room);
       ackOf(ack)();
     }));
 
     socket.on('LEAVE', verb(socket, deps, 'LEAVE', async (payload: unknown, ack: unknown) => {
-      const room = requireId(field(parseRequest(payload), 'room'), 'room');
+      const room = readId(field(parseRequest(payload), 'room'), 'room');
       await socket.leave(room);
       log('LEAVE', room);
       ackOf(ack)();
@@ -38,14 +39,14 @@ export function registerRoomNamespace(nsp: RoomNamespace, deps: HandlerDeps): vo
 
     socket.on('NOTIFY', verb(socket, deps, 'NOTIFY', (payload: unknown) => {
       const request = parseRequest(payload);
-      const room = requireId(field(request, 'room'), 'room');
+      const room = readId(field(request, 'room'), 'room');
       if (!Object.prototype.hasOwnProperty.call(request, 'message')) throw new BadInput('message is missing');
       socket.to(room).emit('EVENT', { sender: socket.data.name ?? UNKNOWN_SENDER, room, message: request.message });
       log('NOTIFY', room);
     }));
 
     socket.on('CLIENTS', verb(socket, deps, 'CLIENTS', async (payload: unknown) => {
-      const room = requireId(field(parseRequest(payload), 'room'), 'room');
+      const room = readId(field(parseRequest(payload), 'room'), 'room');
       const members = await membersOf(nsp, room, logger);
       const clients = members.flatMap((member) => (member.data.name === undefined ? [] : [member.data.name]));
       socket.emit('CLIENTS', { room, clients });

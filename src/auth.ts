@@ -1,0 +1,37 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Namespace } from 'socket.io';
+import type { Logger } from './logger';
+
+/** The refusal a client without the right token gets, as `connect_error` (v4) or `error` (v1/v2). */
+export const TOKEN_REQUIRED = 'unauthorized: a valid token is required';
+
+/** Compares in constant time: digests first, so neither the length nor a prefix leaks. */
+export function tokenMatches(expected: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(expected), digest(given));
+}
+
+/**
+ * Admits only sockets that bring `token`: v4 clients in `auth.token`, 1.x clients as the `token`
+ * query parameter (2.x clients' namespace query arrives in `auth` too).
+ */
+export function requireClientToken(nsp: Namespace, token: string, logger: Logger): void {
+  nsp.use((socket, next) => {
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    if (tokenMatches(token, auth.token) || tokenMatches(token, socket.handshake.query.token)) return next();
+    logger.warn({ nsp: nsp.name, address: socket.handshake.address }, 'refused connection without a valid client token');
+    next(new Error(TOKEN_REQUIRED));
+  });
+}
+
+/** Requires `Authorization: Bearer TOKEN`; 401 otherwise. */
+export function requireBearer(token: string, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    if (match && tokenMatches(token, match[1])) return next();
+    logger.warn({ url: req.originalUrl, address: req.socket.remoteAddress }, 'refused request without a valid bearer token');
+    res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('Unauthorized: Authorization: Bearer <publish token> required');
+  };
+}
