@@ -135,11 +135,14 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
       logger.info({ clients: io.engine.clientsCount, graceMs: options.shutdownGrace }, 'Shutting down: closing client connections');
       // In-flight HTTP requests may finish within the grace period; idle keep-alive connections
       // would only hold the close up, and anything still open at the deadline is cut.
+      // A connection turns idle when its last request is answered, so idle ones are swept
+      // until the server is closed.
       httpServer.closeIdleConnections();
+      const sweep = setInterval(() => httpServer.closeIdleConnections(), 50);
       const deadline = setTimeout(() => httpServer.closeAllConnections(), options.shutdownGrace);
-      deadline.unref();
       // Clients see their transport close and reconnect, to another node behind the proxy.
       await io.close();
+      clearInterval(sweep);
       clearTimeout(deadline);
       await redis?.close();
       logger.info('Closed');

@@ -36,7 +36,10 @@ export function limitEventRate(nsp: Namespace, limits: Limits, logger: Logger): 
     let strikes = 0;
     let dropping = false;
     let logged = false;
+    let expelled = false;
     socket.use((packet, next) => {
+      // Frames already read when the socket was expelled still pass here: drop them quietly.
+      if (expelled) return;
       const now = Date.now();
       tokens = Math.min(capacity, tokens + (now - refilled) * perMs);
       refilled = now;
@@ -52,6 +55,7 @@ export function limitEventRate(nsp: Namespace, limits: Limits, logger: Logger): 
         logger.warn({ nsp: nsp.name, socket: socket.id, rate: limits.eventRate, burst: capacity }, 'rate limit: dropping events');
       }
       if (strikes > maxStrikes) {
+        expelled = true;
         logger.warn({ nsp: nsp.name, socket: socket.id, event: packet[0] }, 'rate limit: disconnecting a socket that kept flooding');
         const reply: ErrorReply = { event: RATE_LIMITED, message: 'disconnected: too many events, for too long' };
         socket.emit('ERROR', reply);

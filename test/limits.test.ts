@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { connect, json, sleep, startServer } from './helpers';
+
+describe('limits', () => {
+  it('refuses rooms and names over --max-id-length with ERROR, on every namespace', async () => {
+    const { url, service } = await startServer({ maxIdLength: 16 });
+    const layout = await connect('v4', url, '/layout');
+    expect(await layout.acked('JOIN', json({ room: 'r'.repeat(17), name: 'n' }))).toBe(false);
+    expect(await layout.nextValue('ERROR')).toEqual({ event: 'JOIN', message: 'room is longer than 16 characters' });
+    expect(await layout.acked('JOIN', json({ room: 'r', name: 'n'.repeat(17) }))).toBe(false);
+    expect(await layout.nextValue('ERROR')).toEqual({ event: 'JOIN', message: 'name is longer than 16 characters' });
+    expect(await layout.request('JOIN', json({ room: 'r'.repeat(16), name: 'n'.repeat(16) }))).toEqual([]);
+
+    const trigger = await connect('v4', url, '/trigger');
+    trigger.emit('JOIN', 't'.repeat(17));
+    expect(await trigger.nextValue('ERROR')).toMatchObject({ event: 'JOIN' });
+    const lobby = await connect('v4', url, '/lobby', { query: { lobbyId: 'l'.repeat(17) }, lazy: true });
+    expect(await lobby.refused).toMatch(/lobbyId/);
+    expect([...service.io.of('/trigger').adapter.rooms.keys()].some((room) => room.startsWith('ttt'))).toBe(false);
+  });
+
+  it('caps the rooms one socket may join with --max-rooms-per-socket', async () => {
+    const { url, service } = await startServer({ maxRoomsPerSocket: 3 });
+    const client = await connect('v4', url, '/layout');
+    for (const room of ['a', 'b', 'c']) await client.request('JOIN', json({ room, name: 'n' }));
+    expect(await client.request('JOIN', json({ room: 'a', name: 'n' }))).toEqual([]);
+    expect(await client.acked('JOIN', json({ room: 'd', name: 'n' }))).toBe(false);
+    expect(await client.nextValue('ERROR')).toEqual({ event: 'JOIN', message: 'already in 3 rooms: LEAVE one first' });
+    await client.request('LEAVE', json({ room: 'a' }));
+    expect(await client.request('JOIN', json({ room: 'd', name: 'n' }))).toEqual([]);
+    const [socket] = service.io.of('/layout').sockets.values();
+    expect([...socket.rooms].filter((room) => room !== socket.id).sort()).toEqual(['b', 'c', 'd']);
+  });
+
+  it('refuses new clients beyond --max-connections, and admits again once one leaves', async () => {
+    const { url, records } = await startServer({ maxConnections: 2 });
+    const first = await connect('v4', url, '/layout');
+    await connect('v1', url, '/layout');
+    const third = await connect('v4', url, '/layout', { lazy: true });
+    expect(await third.refused).toBeTruthy();
+    const fourth = await connect('v2', url, '/layout', { lazy: true });
+    expect(await fourth.refused).toBeTruthy();
+    expect(records.filter((r) => r.msg === 'connection limit reached: refusing new clients')).toHaveLength(1);
+    first.close();
+    await sleep(200);
+    await connect('v4', url, '/layout');
+  });
+
+  it('drops events over --event-rate with one ERROR, and disconnects a socket that keeps flooding', async () => {
+    const { url, records } = await startServer({ eventRate: 20, eventBurst: 10 });
+    const listener = await connect('v4', url, '/layout');
+    await listener.request('JOIN', json({ room: 'r', name: 'tv' }));
+    const flooder = await connect('v4', url, '/layout');
+    for (let i = 0; i < 30; i++) flooder.emit('NOTIFY', json({ room: 'r', message: i }));
+    const delivered = await listener.drain('EVENT');
+    // The bucket's 10 plus what refilled at 20/s while the 30 arrived.
+    expect(delivered.length).toBeGreaterThanOrEqual(10);
+    expect(delivered.length).toBeLessThan(20);
+    expect(delivered.map(([event]) => (event as { message: number }).message)).toEqual(delivered.map((_, i) => i));
+    expect(await flooder.nextValue('ERROR')).toEqual({ event: 'RATE_LIMIT', message: 'over 20 events/s: events are being dropped' });
+    expect(await flooder.drain('ERROR')).toEqual([]);
+
+    for (let i = 0; i < 200; i++) flooder.emit('NOTIFY', json({ room: 'r', message: 'flood' }));
+    expect(await flooder.disconnected).toBe('io server disconnect');
+    expect(records.filter((r) => r.msg === 'rate limit: dropping events')).toHaveLength(1);
+    expect(records.filter((r) => r.msg === 'rate limit: disconnecting a socket that kept flooding')).toHaveLength(1);
+    const polite = await connect('v4', url, '/layout');
+    polite.emit('NOTIFY', json({ room: 'r', message: 'still here' }));
+    await expect.poll(async () => (await listener.drain('EVENT')).flat()).toContainEqual({ sender: 'unknown', room: 'r', message: 'still here' });
+  });
+});
