@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Namespace } from 'socket.io';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 
 /** The refusal a client without the right token gets, as `connect_error` (v4) or `error` (v1/v2). */
 export const TOKEN_REQUIRED = 'unauthorized: a valid token is required';
@@ -17,10 +18,11 @@ export function tokenMatches(expected: string, given: unknown): boolean {
  * Admits only sockets that bring `token`: v4 clients in `auth.token`, 1.x clients as the `token`
  * query parameter (2.x clients' namespace query arrives in `auth` too).
  */
-export function requireClientToken(nsp: Namespace, token: string, logger: Logger): void {
+export function requireClientToken(nsp: Namespace, token: string, { logger, metrics }: { logger: Logger; metrics: Metrics }): void {
   nsp.use((socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     if (tokenMatches(token, auth.token) || tokenMatches(token, socket.handshake.query.token)) return next();
+    metrics.refused('unauthorized');
     logger.warn({ nsp: nsp.name, address: socket.handshake.address }, 'refused connection without a valid client token');
     next(new Error(TOKEN_REQUIRED));
   });

@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import pino from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
 import { linkThroughRedis, lookupConsulService, parseRedisTarget, type Readiness, type RedisLink } from './cluster';
 import { requireClientToken } from './auth';
 import { dropSlowConsumers, limitEventRate, type Limits } from './limits';
+import { createMetrics, metricsHandler, NO_METRICS, type Metrics } from './metrics';
 import { createConsoleRouter } from './console';
 import { useLegacyPollingFraming } from './eio3';
+import { tuneEngine } from './tuning';
 import { createApp } from './http';
 import type { Logger } from './logger';
 import { registerBus } from './namespaces/bus';
@@ -42,6 +44,8 @@ export interface WebsocketService {
   app: Express;
   io: Server;
   httpServer: http.Server | https.Server;
+  /** The `/metrics` listener, when `metricsPort` puts it apart from `httpServer`. */
+  metricsServer?: http.Server;
   /** Starts listening on the configured host and port; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /** Disconnects every client and stops listening. Safe to call more than once. */
@@ -88,19 +92,6 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     cors: { origin: options.corsOrigin === '*' ? true : options.corsOrigin, credentials: true },
     allowRequest: admission(options, state, logger),
   });
-  const limits: Limits = options;
-  const handlerDeps = { logger, limits };
-  // Applied before the namespaces' own middleware and handlers, and to the main namespace too,
-  // which exists in every Socket.IO server whether used or not.
-  for (const name of ['/', '/layout', '/bus', '/lobby', '/trigger']) {
-    if (options.clientToken) requireClientToken(io.of(name), options.clientToken, logger);
-    limitEventRate(io.of(name), limits, logger);
-  }
-  registerLayout(io, handlerDeps);
-  const bus = registerBus(io, handlerDeps);
-  registerLobby(io, handlerDeps);
-  registerTrigger(io, handlerDeps);
-
   let redis: RedisLink | undefined;
   const readiness = (): Readiness => {
     if (state.closing) return { ready: false, reason: 'shutting down' };
@@ -108,8 +99,28 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
   };
 
+  const prometheus = options.metrics ? createMetrics(io, readiness, Boolean(options.redis)) : undefined;
+  const metrics: Metrics = prometheus ?? NO_METRICS;
+  const limits: Limits = options;
+  const handlerDeps = { logger, limits, metrics };
+  // Applied before the namespaces' own middleware and handlers, and to the main namespace too,
+  // which exists in every Socket.IO server whether used or not.
+  for (const name of ['/', '/layout', '/bus', '/lobby', '/trigger']) {
+    const nsp = io.of(name);
+    if (options.clientToken) requireClientToken(nsp, options.clientToken, handlerDeps);
+    limitEventRate(nsp, handlerDeps);
+    prometheus?.watch(nsp);
+  }
+  registerLayout(io, handlerDeps);
+  const bus = registerBus(io, handlerDeps);
+  registerLobby(io, handlerDeps);
+  registerTrigger(io, handlerDeps);
+
+  const serveMetrics = prometheus && metricsHandler(prometheus.registry);
   const app = createApp({
     logger,
+    metrics,
+    serveMetrics: options.metricsPort === 0 ? serveMetrics : undefined,
     bus,
     readiness,
     maxPublishBody: options.maxPublishBody,
@@ -121,12 +132,16 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     : http.createServer(app);
   io.attach(httpServer);
   useLegacyPollingFraming(io.engine);
+  tuneEngine(io.engine);
 
   io.engine.on('connection_error', (error: { code: number; message: string; req: http.IncomingMessage }) => {
     logger.warn({ code: error.code, reason: error.message, url: error.req.url }, 'refused Engine.IO connection');
   });
 
-  const stopSweeping = dropSlowConsumers(io.engine, limits, logger);
+  // A separate port keeps /metrics off the public listener when the operator wants that.
+  const metricsServer = serveMetrics && options.metricsPort > 0 ? http.createServer(express().get('/metrics', serveMetrics)) : undefined;
+
+  const stopSweeping = dropSlowConsumers(io.engine, handlerDeps);
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -145,6 +160,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
       clearInterval(sweep);
       clearTimeout(deadline);
       await redis?.close();
+      if (metricsServer?.listening) await new Promise((resolve) => metricsServer.close(resolve));
       logger.info('Closed');
     })();
     return closing;
@@ -161,6 +177,12 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
 
   const listen = async () => {
     if (options.redis && !redis) await linkCluster(options.redis);
+    if (metricsServer && !metricsServer.listening) {
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject).listen(options.metricsPort, options.host, () => resolve());
+      });
+      logger.info({ port: options.metricsPort }, 'Serving /metrics on a separate port');
+    }
     return new Promise<AddressInfo>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(options.port, options.host, () => {
@@ -172,5 +194,5 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     });
   };
 
-  return { options, app, io, httpServer, listen, close };
+  return { options, app, io, httpServer, metricsServer, listen, close };
 }

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler, t
 import { requireBearer } from './auth';
 import type { Readiness } from './cluster';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 import { publishToBus } from './namespaces/bus';
 import type { RoomNamespace } from './namespaces/rooms';
 
@@ -11,6 +12,9 @@ export interface HttpDeps {
   bus: RoomNamespace;
   /** Whether this node can take traffic (Redis linked in cluster mode, not shutting down). */
   readiness: () => Readiness;
+  metrics: Metrics;
+  /** Serves `GET /metrics` here when given. */
+  serveMetrics?: RequestHandler;
   /** Largest accepted `POST /bus-message` body, in bytes. */
   maxPublishBody: number;
   /** When set, `POST /bus-message` requires it as a bearer token. */
@@ -26,7 +30,7 @@ function reply(res: express.Response, status: number, text: string) {
 }
 
 /** Builds the Express app: `GET /healthcheck`, `GET /readyz` and `POST /bus-message/:roomId`. */
-export function createApp({ logger, bus, readiness, maxPublishBody, publishToken, console }: HttpDeps): Express {
+export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPublishBody, publishToken, console }: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -48,10 +52,15 @@ export function createApp({ logger, bus, readiness, maxPublishBody, publishToken
   // publish it, and its strict mode would refuse the JSON scalars that NOTIFY accepts.
   const readBody = express.raw({ type: () => true, limit: maxPublishBody });
 
+  if (serveMetrics) app.get('/metrics', serveMetrics);
   if (console) app.use('/console', console);
 
   const authorize: RequestHandler = publishToken ? requireBearer(publishToken, logger) : (_req, _res, next) => next();
-  app.post('/bus-message/:roomId', authorize, requireJson, readBody, (req, res) => {
+  const countPublish: RequestHandler = (_req, res, next) => {
+    res.on('finish', () => metrics.httpPublish(res.statusCode));
+    next();
+  };
+  app.post('/bus-message/:roomId', countPublish, authorize, requireJson, readBody, (req, res) => {
     const room = req.params.roomId;
     const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     if (text.trim() === '') return reply(res, 400, 'Body must be JSON; it is empty');

@@ -2,6 +2,7 @@ import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
 import type { Namespace, Socket } from 'socket.io';
 import type { ErrorReply } from './events';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 
 /** The limits a node enforces; each is an option (see `src/options.ts`). */
 export interface Limits {
@@ -17,6 +18,13 @@ export interface Limits {
   maxQueuedBytes: number;
 }
 
+/** What the limiters need. */
+export interface LimitDeps {
+  limits: Limits;
+  logger: Logger;
+  metrics: Metrics;
+}
+
 /** The event name of the `ERROR` sent when a rate limit drops a socket's events. */
 export const RATE_LIMITED = 'RATE_LIMIT';
 
@@ -25,7 +33,7 @@ export const RATE_LIMITED = 'RATE_LIMIT';
  * streak with `ERROR`, and is disconnected when it keeps at it (strikes outgrow the forgiveness
  * an allowed event earns).
  */
-export function limitEventRate(nsp: Namespace, limits: Limits, logger: Logger): void {
+export function limitEventRate(nsp: Namespace, { limits, logger, metrics }: LimitDeps): void {
   if (limits.eventRate <= 0) return;
   const capacity = Math.max(1, limits.eventBurst);
   const perMs = limits.eventRate / 1000;
@@ -50,6 +58,7 @@ export function limitEventRate(nsp: Namespace, limits: Limits, logger: Logger): 
         return next();
       }
       strikes += 1;
+      metrics.refused('rate_limited');
       if (!logged) {
         logged = true;
         logger.warn({ nsp: nsp.name, socket: socket.id, rate: limits.eventRate, burst: capacity }, 'rate limit: dropping events');
@@ -87,13 +96,14 @@ function queuedBytes(socket: EngineSocket): number {
  * one stalled phone cannot grow the server's memory without bound. A sweep off the hot path:
  * between two sweeps a client can overshoot by what the room sends in that interval.
  */
-export function dropSlowConsumers(engine: EngineServer, limits: Limits, logger: Logger, intervalMs = 100): () => void {
+export function dropSlowConsumers(engine: EngineServer, { limits, logger, metrics }: LimitDeps, intervalMs = 100): () => void {
   const timer = setInterval(() => {
     // engine.io keeps its client table protected in its typings; it is the one list there is.
     const clients = (engine as unknown as { clients: Record<string, EngineSocket> }).clients;
     for (const [id, socket] of Object.entries(clients)) {
       const bytes = queuedBytes(socket);
       if (bytes <= limits.maxQueuedBytes) continue;
+      metrics.refused('slow_consumer');
       logger.warn({ client: id, queuedBytes: bytes, limit: limits.maxQueuedBytes }, 'slow consumer: disconnecting a client that stopped reading');
       socket.close(true);
       // A WebSocket's close handshake would wait behind the data it could not send.

@@ -40,6 +40,10 @@ export interface ServiceOptions {
   eventBurst: number;
   maxQueuedBytes: number;
   shutdownGrace: number;
+  /** Serve Prometheus metrics at `/metrics`. */
+  metrics: boolean;
+  /** 0: on the service's own port; otherwise a separate listener on this port. */
+  metricsPort: number;
 }
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
@@ -82,6 +86,8 @@ export const OPTION_SPECS: { [K in keyof ServiceOptions]: OptionSpec } = {
   eventBurst: { type: 'number', describe: 'events one socket may send in a burst above --event-rate' },
   maxQueuedBytes: { type: 'number', describe: 'bytes queued for a client that stopped reading before it is disconnected' },
   shutdownGrace: { type: 'number', describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
+  metrics: { type: 'boolean', describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
+  metricsPort: { type: 'number', describe: 'serve /metrics on this port instead of the service port; 0 for the service port' },
 };
 
 /** Defaults: each keeps the 2018 service's behaviour where it had one. */
@@ -110,6 +116,8 @@ export const DEFAULT_OPTIONS: ServiceOptions = {
   eventBurst: 100, // events
   maxQueuedBytes: 4_000_000, // bytes per client
   shutdownGrace: 10_000, // ms
+  metrics: true,
+  metricsPort: 0, // TCP port; 0 = the service port
 };
 
 /** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
@@ -195,6 +203,8 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
     eventBurst: integer('eventBurst', raw.eventBurst, 1, 1_000_000),
     maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes, 65_536, 1_073_741_824),
     shutdownGrace: integer('shutdownGrace', raw.shutdownGrace, 0, 600_000),
+    metrics: Boolean(raw.metrics),
+    metricsPort: integer('metricsPort', raw.metricsPort, 0, 65535),
   };
 }
 

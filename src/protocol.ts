@@ -2,9 +2,17 @@ import type { Socket } from 'socket.io';
 import type { Logger } from './logger';
 import type { ErrorReply } from './events';
 import type { Limits } from './limits';
+import type { Metrics, RefusalReason } from './metrics';
 
 /** A request the server refuses: the socket gets `ERROR` with this message, nothing else happens. */
-export class BadInput extends Error {}
+export class BadInput extends Error {
+  constructor(
+    message: string,
+    readonly reason: RefusalReason = 'invalid_payload',
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Reads a `/layout` or `/bus` request: documented as a JSON string, also accepted as the object
@@ -40,8 +48,8 @@ export function requireId(value: unknown, what: string, maxLength = Infinity): s
   let id: string | undefined;
   if (typeof value === 'number' && Number.isFinite(value)) id = String(value);
   else if (typeof value === 'string' && value !== '') id = value;
-  if (id === undefined) throw new BadInput(`${what} must be a non-empty string or a number, got ${describe(value)}`);
-  if (id.length > maxLength) throw new BadInput(`${what} is longer than ${maxLength} characters`);
+  if (id === undefined) throw new BadInput(`${what} must be a non-empty string or a number, got ${describe(value)}`, 'invalid_id');
+  if (id.length > maxLength) throw new BadInput(`${what} is longer than ${maxLength} characters`, 'id_too_long');
   return id;
 }
 
@@ -54,7 +62,7 @@ export function idReader(limits: Pick<Limits, 'maxIdLength'>): (value: unknown, 
 export async function joinWithinLimit(socket: AnySocket, room: string, limits: Pick<Limits, 'maxRoomsPerSocket'>): Promise<void> {
   // socket.rooms holds the socket's own id-room besides the ones it joined.
   if (!socket.rooms.has(room) && socket.rooms.size - 1 >= limits.maxRoomsPerSocket) {
-    throw new BadInput(`already in ${limits.maxRoomsPerSocket} rooms: LEAVE one first`);
+    throw new BadInput(`already in ${limits.maxRoomsPerSocket} rooms: LEAVE one first`, 'too_many_rooms');
   }
   await socket.join(room);
 }
@@ -76,6 +84,7 @@ export function ackOf(candidate: unknown): (...args: unknown[]) => void {
 export interface HandlerDeps {
   logger: Logger;
   limits: Limits;
+  metrics: Metrics;
 }
 
 // Handlers are shared by namespaces with different event maps; only `ERROR` is common to all.
@@ -92,7 +101,9 @@ export function verb<A extends unknown[]>(
   event: string,
   handle: (...args: A) => void | Promise<void>,
 ): (...args: A) => void {
+  const counted = deps.metrics.received(socket.nsp.name, event);
   const refuse = (error: unknown) => {
+    deps.metrics.refused(error instanceof BadInput ? error.reason : 'internal_error');
     const message = error instanceof BadInput ? error.message : 'internal error';
     const context = { nsp: socket.nsp.name, socket: socket.id, event };
     if (error instanceof BadInput) deps.logger.warn(context, `refused ${event}: ${message}`);
@@ -101,6 +112,7 @@ export function verb<A extends unknown[]>(
     socket.emit('ERROR', reply);
   };
   return (...args: A) => {
+    counted();
     try {
       const result = handle(...args);
       if (result) result.catch(refuse);

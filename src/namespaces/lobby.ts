@@ -72,7 +72,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
     socket.on('BROADCAST', verb(socket, deps, 'BROADCAST', (payload: unknown) => {
       const request = requireObject(payload, 'BROADCAST payload');
       const lobby = socket.data.lobby;
-      if (lobby === undefined) throw new BadInput('not in a lobby');
+      if (lobby === undefined) throw new BadInput('not in a lobby', 'not_in_lobby');
       nsp.to(lobby).emit('MESSAGE', { from: socket.id, message: field(request, 'message') });
       logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby }, 'BROADCAST');
     }));
@@ -81,10 +81,10 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
       const signal = requireObject(payload, 'RTCSIGNAL payload');
       const to = readId(field(signal, 'to'), 'to');
       const lobby = socket.data.lobby;
-      if (lobby === undefined) throw new BadInput('not in a lobby');
+      if (lobby === undefined) throw new BadInput('not in a lobby', 'not_in_lobby');
       // The peer may sit on another node: fetchSockets() finds it there and carries its lobby.
       const [peer] = await membersOf(nsp, to, logger);
-      if (!peer || peer.id !== to || peer.data.lobby !== lobby) throw new BadInput(`peer ${to} is not in lobby ${lobby}`);
+      if (!peer || peer.id !== to || peer.data.lobby !== lobby) throw new BadInput(`peer ${to} is not in lobby ${lobby}`, 'unknown_peer');
       peer.emit('RTCSIGNAL', { ...signal, to, from: socket.id });
       logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby, to }, 'RTCSIGNAL');
     }));

@@ -1,0 +1,158 @@
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { Readiness } from './cluster';
+
+/** Why an input was refused: a small fixed set, so it can be a label. */
+export type RefusalReason =
+  | 'invalid_payload'
+  | 'invalid_id'
+  | 'id_too_long'
+  | 'too_many_rooms'
+  | 'not_in_lobby'
+  | 'unknown_peer'
+  | 'internal_error'
+  | 'rate_limited'
+  | 'unauthorized'
+  | 'slow_consumer';
+
+/** What the service reports as it runs. Every call is a counter bump; nothing allocates per message. */
+export interface Metrics {
+  /** A counter for one verb on one namespace, resolved once per socket. */
+  received(nsp: string, verb: string): () => void;
+  refused(reason: RefusalReason): void;
+  httpPublish(status: number): void;
+}
+
+/** Serves a registry in Prometheus' text format. */
+export function metricsHandler(registry: Registry): RequestHandler {
+  return (_req, res, next) => {
+    registry.metrics().then((text) => res.type(registry.contentType).send(text), next);
+  };
+}
+
+/** Metrics that count nothing, for a node run with `--no-metrics`. */
+export const NO_METRICS: Metrics = { received: () => () => {}, refused: () => {}, httpPublish: () => {} };
+
+/** The Prometheus side: the registry to serve and the hooks that feed it. */
+export interface PrometheusMetrics extends Metrics {
+  registry: Registry;
+  /** Counts connections, deliveries and disconnections of `nsp`. */
+  watch(nsp: Namespace): void;
+}
+
+/**
+ * Builds the metrics of one node in a registry of its own (several nodes may share a process,
+ * as in the tests). Connected sockets and rooms are read when scraped, not kept up to date.
+ */
+export function createMetrics(io: Server, readiness: () => Readiness, clustered: boolean): PrometheusMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const namespaces: Namespace[] = [];
+
+  new Gauge({
+    name: 'websocket_connected_sockets',
+    help: 'Sockets connected to this node, per namespace',
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      for (const nsp of namespaces) this.set({ namespace: nsp.name }, nsp.sockets.size);
+    },
+  });
+  new Gauge({
+    name: 'websocket_rooms',
+    help: 'Rooms with members on this node, per namespace (sockets\' own id-rooms not counted)',
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      for (const nsp of namespaces) this.set({ namespace: nsp.name }, nsp.adapter.rooms.size - nsp.adapter.sids.size);
+    },
+  });
+  const engineClients = new Gauge({
+    name: 'websocket_engine_clients',
+    help: 'Engine.IO connections to this node',
+    registers: [registry],
+    collect() {
+      engineClients.set(io.engine.clientsCount);
+    },
+  });
+  const received = new Counter({
+    name: 'websocket_events_received_total',
+    help: 'Events received from clients, per namespace and verb',
+    labelNames: ['namespace', 'verb'],
+    registers: [registry],
+  });
+  // Deliveries happen once per recipient socket: a plain number is bumped on that path and
+  // handed to the counter when scraped.
+  const deliveries = new Map<string, { count: number }>();
+  const delivered = new Counter({
+    name: 'websocket_events_delivered_total',
+    help: 'Events sent to client sockets, per namespace',
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      for (const [namespace, tally] of deliveries) {
+        delivered.inc({ namespace }, tally.count);
+        tally.count = 0;
+      }
+    },
+  });
+  const refused = new Counter({
+    name: 'websocket_refused_total',
+    help: 'Inputs refused, per reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const publishes = new Counter({
+    name: 'websocket_http_publishes_total',
+    help: 'POST /bus-message requests, per HTTP status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const disconnects = new Counter({
+    name: 'websocket_disconnects_total',
+    help: 'Socket disconnections, per namespace and reason',
+    labelNames: ['namespace', 'reason'],
+    registers: [registry],
+  });
+  if (clustered) {
+    const redisUp = new Gauge({
+      name: 'websocket_redis_connected',
+      help: '1 when this node is linked to the other nodes through Redis',
+      registers: [registry],
+      collect() {
+        redisUp.set(readiness().ready ? 1 : 0);
+      },
+    });
+  }
+
+  return {
+    registry,
+    received: (namespace, verb) => {
+      const child = received.labels(namespace, verb);
+      return () => child.inc();
+    },
+    refused: (reason) => refused.inc({ reason }),
+    httpPublish: (status) => publishes.inc({ status: String(status) }),
+    watch(nsp) {
+      namespaces.push(nsp);
+      const tally = { count: 0 };
+      deliveries.set(nsp.name, tally);
+      let original: Notify | undefined;
+      // Socket.IO calls a socket's notifyOutgoingListeners for every packet it sends to it, direct
+      // or broadcast: one shared function put in its place counts them, then runs the original.
+      function countingNotify(this: Socket, packet: unknown) {
+        tally.count += 1;
+        original!.call(this, packet);
+      }
+      nsp.on('connection', (socket: Socket) => {
+        const own = socket as unknown as { notifyOutgoingListeners: Notify };
+        original ??= own.notifyOutgoingListeners;
+        own.notifyOutgoingListeners = countingNotify;
+        socket.on('disconnect', (reason) => disconnects.inc({ namespace: nsp.name, reason }));
+      });
+    },
+  };
+}
+
+type Notify = (this: Socket, packet: unknown) => void;
