@@ -101,3 +101,21 @@ export interface SocketData {
 
 /** Inter-server events: none. */
 export type NoEvents = Record<never, never>;
+
+/** The event maps of each namespace, from a client's side. */
+export interface NamespaceEvents {
+  '/layout': { clientToServer: RoomClientToServerEvents; serverToClient: RoomServerToClientEvents };
+  '/bus': { clientToServer: RoomClientToServerEvents; serverToClient: RoomServerToClientEvents };
+  '/lobby': { clientToServer: LobbyClientToServerEvents; serverToClient: LobbyServerToClientEvents };
+  '/trigger': { clientToServer: TriggerClientToServerEvents; serverToClient: TriggerServerToClientEvents };
+}
+export type NamespaceName = keyof NamespaceEvents;
+/** What a client of namespace `N` may emit. */
+export type ClientToServerEvents<N extends NamespaceName> = NamespaceEvents[N]['clientToServer'];
+/** What a client of namespace `N` receives. */
+export type ServerToClientEvents<N extends NamespaceName> = NamespaceEvents[N]['serverToClient'];
+/**
+ * A typed socket.io-client socket for namespace `N`:
+ * `io('https://host/layout') as ClientSocket<'/layout'>`.
+ */
+export type ClientSocket<N extends NamespaceName> = import('socket.io-client').Socket<ServerToClientEvents<N>, ClientToServerEvents<N>>;

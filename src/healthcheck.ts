@@ -6,7 +6,8 @@
 import http from 'node:http';
 import https from 'node:https';
 
-const secure = ['true', '1', 'yes'].includes(String(process.env.WS_HTTPS).toLowerCase());
+// The same reading of WS_HTTPS as the server's option parser: only "true" turns it on.
+const secure = process.env.WS_HTTPS === 'true';
 const port = Number(process.env.WS_PORT || 3000);
 const request = (secure ? https : http).get(
   { host: '127.0.0.1', port, path: '/healthcheck', rejectUnauthorized: false, timeout: 5000 },

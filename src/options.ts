@@ -239,6 +239,29 @@ function httpUrl(name: string, value: unknown): string {
   return text;
 }
 
+/** The configuration as an operator may see it: secrets masked, unset options as null. */
+export function printableConfig(options: ServiceOptions): Record<string, unknown> {
+  return Object.fromEntries(
+    (Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]).map((name) => {
+      const value = options[name];
+      return [name, value === undefined ? null : OPTION_SPECS[name].secret ? '********' : value];
+    }),
+  );
+}
+
+/** The README's table of options, one row per option: the README is checked against it. */
+export function optionsTable(): string {
+  const rows = (Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]).map((name) => {
+    const spec = OPTION_SPECS[name];
+    const flag = (spec.alias ? `-${spec.alias}, ` : '') + `--${kebab(name)}`;
+    const fallback = DEFAULT_OPTIONS[name];
+    const shown = name === 'key' || name === 'cert' ? `certs/${path.basename(String(fallback))}` : fallback === undefined ? '(unset)' : Array.isArray(fallback) ? fallback.join(',') : String(fallback);
+    const choices = spec.choices ? ` (${spec.choices.join(', ')})` : '';
+    return `| \`${flag}\` | \`${envName(name)}\` | \`${shown}\` | ${spec.describe}${choices} |`;
+  });
+  return ['| option | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

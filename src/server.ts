@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createServer } from './create-server';
 import { createLogger } from './logger';
-import { DEFAULT_OPTIONS, envName, kebab, OPTION_SPECS, OptionError, resolveOptions, type ServiceOptions } from './options';
+import { DEFAULT_OPTIONS, envName, kebab, OPTION_SPECS, OptionError, printableConfig, resolveOptions, type ServiceOptions } from './options';
 import { loadOrCreateCertificate } from './tls';
 
 const EXIT_USAGE = 2;
@@ -23,6 +23,7 @@ function parseArgs(argv: string[]) {
     .help()
     .alias('h', 'help')
     .version()
+    .option('print-config', { type: 'boolean', describe: 'print the effective configuration (secrets masked) and exit' })
     .epilogue('Every option can also be set from the environment: WS_ + its name in upper snake case, e.g. WS_CORS_ORIGIN. LOG_NAME sets the source of 2immerse log lines.');
   for (const [name, spec] of Object.entries(OPTION_SPECS)) {
     const fallback = DEFAULT_OPTIONS[name as keyof ServiceOptions];
@@ -47,6 +48,10 @@ async function main() {
   } catch (error) {
     if (error instanceof OptionError) fail(error.message);
     throw error;
+  }
+  if (args.printConfig) {
+    process.stdout.write(JSON.stringify(printableConfig(options), null, 2) + '\n');
+    process.exit(0);
   }
   const logger = createLogger({ format: options.logFormat, verbose: options.verbose, source: process.env.LOG_NAME });
   const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger) : undefined;
