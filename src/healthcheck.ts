@@ -5,9 +5,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { parseBoolean } from './options';
 
-// The same reading of WS_HTTPS as the server's option parser: only "true" turns it on.
-const secure = process.env.WS_HTTPS === 'true';
+const secure = parseBoolean('WS_HTTPS', process.env.WS_HTTPS ?? 'false');
 const port = Number(process.env.WS_PORT || 3000);
 const request = (secure ? https : http).get(
   { host: '127.0.0.1', port, path: '/healthcheck', rejectUnauthorized: false, timeout: 5000 },

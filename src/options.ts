@@ -128,6 +128,29 @@ export function envName(option: string): string {
 /** A configuration value that cannot be used; its message is one line for the operator. */
 export class OptionError extends Error {}
 
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off', ''];
+
+/**
+ * Reads a boolean from the environment as operators write them (true/1/yes/on, false/0/no/off).
+ * @throws {OptionError} for anything else, rather than quietly taking it as false.
+ */
+export function parseBoolean(variable: string, value: string): boolean {
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new OptionError(`${variable} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** Rewrites the boolean options' environment variables to the "true"/"false" the CLI parser reads. */
+export function normalizeBooleanEnv(env: NodeJS.ProcessEnv): void {
+  for (const [name, spec] of Object.entries(OPTION_SPECS)) {
+    const variable = envName(name);
+    const value = env[variable];
+    if (spec.type === 'boolean' && value !== undefined) env[variable] = String(parseBoolean(variable, value));
+  }
+}
+
 function integer(name: string, value: unknown, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {

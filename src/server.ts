@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createServer } from './create-server';
 import { createLogger } from './logger';
-import { DEFAULT_OPTIONS, envName, kebab, OPTION_SPECS, OptionError, printableConfig, resolveOptions, type ServiceOptions } from './options';
+import { DEFAULT_OPTIONS, envName, kebab, normalizeBooleanEnv, OPTION_SPECS, OptionError, printableConfig, resolveOptions, type ServiceOptions } from './options';
 import { loadOrCreateCertificate } from './tls';
 
 const EXIT_USAGE = 2;
@@ -41,6 +41,12 @@ function parseArgs(argv: string[]) {
 }
 
 async function main() {
+  try {
+    normalizeBooleanEnv(process.env);
+  } catch (error) {
+    if (error instanceof OptionError) fail(error.message);
+    throw error;
+  }
   const args = parseArgs(hideBin(process.argv));
   let options: ServiceOptions;
   try {

@@ -74,11 +74,22 @@ describe('command line', () => {
     [['--cors-origin', 'not an origin'], {}, /--cors-origin/],
     [['--path', 'socket.io'], {}, /--path must start with \//],
     [['--no-such-option'], {}, /Unknown argument/],
+    [[], { WS_VERBOSE: 'maybe' }, /WS_VERBOSE must be true or false, got "maybe"/],
+    [['--client-token', 'short'], {}, /--client-token must be at least 8 characters/],
+    [['--redis', 'host:port:extra'], {}, /--redis/],
   ])('stops with exit code 2 and a one-line reason for %j %j', (args, env, reason) => {
     const result = run(args, env);
     expect(result.status).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(reason);
+  });
+
+  it('prints the effective configuration with secrets masked on --print-config', () => {
+    const result = run(['--print-config', '--publish-token', 'very-secret-publish', '-p', '4000'], { WS_CLIENT_TOKEN: 'very-secret-client', WS_HTTPS: 'yes', WS_METRICS: '0' });
+    expect(result.status).toBe(0);
+    const config = JSON.parse(result.stdout);
+    expect(config).toMatchObject({ port: 4000, https: true, metrics: false, clientToken: '********', publishToken: '********', redis: null });
+    expect(result.stdout).not.toContain('very-secret');
   });
 
   it('takes options from the environment and serves under another Socket.IO path', async () => {
