@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, json, sleep, startServer, type TestClient } from './helpers';
 import { RedisServer, redisMissing, waitReady } from './redis';
@@ -20,6 +21,21 @@ async function timeUntilDelivered(publisher: TestClient, subscriber: TestClient,
 }
 
 describe.skipIf(redisMissing)('cluster when Redis fails', () => {
+  it('leaves Redis cleanly on close: its connections and subscriptions are gone', async () => {
+    redis = await RedisServer.start();
+    const node = await startServer({ redis: redis.address });
+    await waitReady(node.url);
+    const observer = new Redis(redis.port, '127.0.0.1');
+    const connections = async () => (String(await observer.call('CLIENT', 'LIST')).trim().split('\n')).length - 1;
+    const subscribers = async () => Number(((await observer.call('PUBSUB', 'NUMSUB', 'socket.io-request#/layout#')) as [string, number])[1]);
+    expect(await connections()).toBe(2);
+    expect(await subscribers()).toBe(1);
+    await node.service.close();
+    await expect.poll(connections).toBe(0);
+    expect(await subscribers()).toBe(0);
+    observer.disconnect();
+  });
+
   let redis: RedisServer | undefined;
   afterEach(() => redis?.kill());
 
@@ -39,8 +55,11 @@ describe.skipIf(redisMissing)('cluster when Redis fails', () => {
     await sleep(300);
     expect(a.records).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/Redis unreachable/) }));
 
+    const gauge = async () => /\nwebsocket_redis_connected (\d)/.exec(await (await fetch(`${a.url}/metrics`)).text())?.[1];
+    expect(await gauge()).toBe('0');
     await redis.start();
     expect(await waitReady(a.url, RECOVERY_LIMIT)).toBeLessThan(RECOVERY_LIMIT);
+    expect(await gauge()).toBe('1');
     expect(a.records).toContainEqual(expect.objectContaining({ level: 30, msg: expect.stringMatching(/Redis connected/) }));
     const b = await startServer({ redis: redis.address });
     await waitReady(b.url);
