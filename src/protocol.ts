@@ -102,12 +102,16 @@ export function verb<A extends unknown[]>(
   handle: (...args: A) => void | Promise<void>,
 ): (...args: A) => void {
   const counted = deps.metrics.received(socket.nsp.name, event);
+  // A socket that keeps sending the same bad verb is warned about once; the rest go to debug.
+  let warned = false;
   const refuse = (error: unknown) => {
     deps.metrics.refused(error instanceof BadInput ? error.reason : 'internal_error');
     const message = error instanceof BadInput ? error.message : 'internal error';
     const context = { nsp: socket.nsp.name, socket: socket.id, event };
-    if (error instanceof BadInput) deps.logger.warn(context, `refused ${event}: ${message}`);
-    else deps.logger.error({ ...context, err: error }, `${event} failed`);
+    if (!(error instanceof BadInput)) deps.logger.error({ ...context, err: error }, `${event} failed`);
+    else if (warned) deps.logger.debug(context, `refused ${event} again: ${message}`);
+    else deps.logger.warn(context, `refused ${event}: ${message}`);
+    warned = true;
     const reply: ErrorReply = { event, message };
     socket.emit('ERROR', reply);
   };

@@ -19,6 +19,15 @@ describe('limits', () => {
     expect([...service.io.of('/trigger').adapter.rooms.keys()].some((room) => room.startsWith('ttt'))).toBe(false);
   });
 
+  it('answers every refusal but warns once per socket and verb', async () => {
+    const { url, records } = await startServer({ maxIdLength: 8 });
+    const client = await connect('v4', url, '/layout');
+    for (let i = 0; i < 50; i++) client.emit('JOIN', json({ room: `too-long-${i}`, name: 'n' }));
+    for (let i = 0; i < 50; i++) expect(await client.nextValue('ERROR')).toMatchObject({ event: 'JOIN' });
+    expect(records.filter((r) => r.level === 40 && r.socket === client.id)).toHaveLength(1);
+    expect(records.filter((r) => r.level === 20 && r.socket === client.id && String(r.msg).startsWith('refused JOIN again'))).toHaveLength(49);
+  });
+
   it('caps the rooms one socket may join with --max-rooms-per-socket', async () => {
     const { url, service } = await startServer({ maxRoomsPerSocket: 3 });
     const client = await connect('v4', url, '/layout');

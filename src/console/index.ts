@@ -4,7 +4,7 @@ import { Router, type RequestHandler, type Response } from 'express';
 import type { Server } from 'socket.io';
 import { tokenMatches } from '../auth';
 import type { Logger } from '../logger';
-import { CONSOLE_NAMESPACES, readState, sharedReader } from './state';
+import { readState, sharedReader } from './state';
 
 export type { ConsoleState, MemberState, NamespaceState, RoomState } from './state';
 
@@ -67,8 +67,7 @@ export function createConsoleRouter(deps: ConsoleDeps): Router {
   const page = fs
     .readFileSync(path.join(PUBLIC_DIR, 'index.html'), 'utf8')
     .replaceAll('{{SOCKET_PATH}}', escapeHtml(socketPath.replace(/\/+$/, '')))
-    .replaceAll('{{TOKEN_REQUIRED}}', clientToken ? 'true' : 'false')
-    .replaceAll('{{NAMESPACES}}', escapeHtml(CONSOLE_NAMESPACES.join(',')));
+    .replaceAll('{{TOKEN_REQUIRED}}', clientToken ? 'true' : 'false');
   const assets = new Map(
     Object.entries(ASSETS).map(([file, type]) => [file, { type, body: fs.readFileSync(path.join(PUBLIC_DIR, file)) }]),
   );
