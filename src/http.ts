@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import { requireBearer } from './auth';
+import { BadInput, requireShallow } from './protocol';
 import type { Readiness } from './cluster';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -67,8 +68,9 @@ export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPu
     let message: unknown;
     try {
       message = JSON.parse(text);
-    } catch {
-      return reply(res, 400, 'Body is not valid JSON');
+      requireShallow(message, 'Body');
+    } catch (error) {
+      return reply(res, 400, error instanceof BadInput ? error.message : 'Body is not valid JSON');
     }
     publishToBus(bus, room, message);
     logger.debug({ nsp: bus.name, room, sender: 'POST' }, 'POST /bus-message');

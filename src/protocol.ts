@@ -27,7 +27,29 @@ export function parseRequest(raw: unknown): Record<string, unknown> {
       throw new BadInput('payload is not valid JSON');
     }
   }
+  requireShallow(value, 'payload');
   return requireObject(value, 'payload');
+}
+
+/**
+ * How deeply a payload may nest. Relaying a value walks it recursively (socket.io-parser looks
+ * for binary in it), so a few thousand levels of `[[[…]]]`, a few KB of JSON, would overflow the
+ * stack; no real message comes near this.
+ */
+export const MAX_DEPTH = 64;
+
+/** Refuses a value nested deeper than {@link MAX_DEPTH}, walking it without recursion. */
+export function requireShallow(value: unknown, what: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) throw new BadInput(`${what} is nested deeper than ${MAX_DEPTH} levels`);
+    if (ArrayBuffer.isView(node)) continue;
+    for (const child of Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
 }
 
 /** A plain object (not an array, null or a primitive). */
@@ -53,6 +75,22 @@ export function requireId(value: unknown, what: string, maxLength = Infinity): s
   return id;
 }
 
+/**
+ * The adapter room of a room, lobby or trigger id that a client names. Socket.IO also puts each
+ * socket in a room named after its own id; keeping clients' rooms under a prefix means no client
+ * can reach a socket, or list it, by naming its id as a room.
+ */
+export function roomKey(id: string): string {
+  return CLIENT_ROOM + id;
+}
+
+/** The client-named id of an adapter room, or undefined for a socket's own id-room. */
+export function clientRoom(key: string): string | undefined {
+  return key.startsWith(CLIENT_ROOM) ? key.slice(CLIENT_ROOM.length) : undefined;
+}
+
+const CLIENT_ROOM = 'room:';
+
 /** {@link requireId} bound to a node's length limit. */
 export function idReader(limits: Pick<Limits, 'maxIdLength'>): (value: unknown, what: string) => string {
   return (value, what) => requireId(value, what, limits.maxIdLength);
@@ -60,11 +98,12 @@ export function idReader(limits: Pick<Limits, 'maxIdLength'>): (value: unknown, 
 
 /** Joins `room` unless that would put the socket in more rooms than the limit allows. */
 export async function joinWithinLimit(socket: AnySocket, room: string, limits: Pick<Limits, 'maxRoomsPerSocket'>): Promise<void> {
+  const key = roomKey(room);
   // socket.rooms holds the socket's own id-room besides the ones it joined.
-  if (!socket.rooms.has(room) && socket.rooms.size - 1 >= limits.maxRoomsPerSocket) {
+  if (!socket.rooms.has(key) && socket.rooms.size - 1 >= limits.maxRoomsPerSocket) {
     throw new BadInput(`already in ${limits.maxRoomsPerSocket} rooms: LEAVE one first`, 'too_many_rooms');
   }
-  await socket.join(room);
+  await socket.join(key);
 }
 
 function describe(value: unknown): string {
@@ -118,6 +157,7 @@ export function verb<A extends unknown[]>(
   return (...args: A) => {
     counted();
     try {
+      for (const arg of args) requireShallow(arg, 'payload');
       const result = handle(...args);
       if (result) result.catch(refuse);
     } catch (error) {

@@ -20,6 +20,7 @@ import { io as ioV4 } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic, type TestContext } from 'vitest';
 import { createServer, type WebsocketService } from '../src';
 import { connect, EVENT_TIMEOUT, json, memoryLogger, startServer, TestClient } from './helpers';
+import { clientRoom } from '../src/protocol';
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
@@ -79,7 +80,7 @@ const unique = (prefix: string) => `${prefix}-${++sequence}-${Math.random().toSt
 function roomsOf(server: SharedServer, nsp: string, id: string): string[] {
   const socket = server.service.io.of(nsp).sockets.get(id);
   if (!socket) throw new Error(`no socket ${id} on ${nsp}: the connection did not stay up`);
-  return [...socket.rooms].filter((room) => room !== id).sort();
+  return [...socket.rooms].flatMap((key) => clientRoom(key) ?? []).sort();
 }
 
 /** Exactly one warning was logged for this socket, and it names the verb. */

@@ -4,6 +4,7 @@ import { roomsOf, type ConsoleState } from '../src/console/state';
 import { blockOtherOrigins, launchChromium, screenshot, skipBrowserSuite, type Chromium } from './browser';
 import { connect, json, sleep, startServer, type TestServer } from './helpers';
 import { RedisServer, redisMissing, waitReady } from './redis';
+import { roomKey } from '../src/protocol';
 
 const TOKEN = 'console-test-token-0123';
 const UI_TIMEOUT = 5000; // ms for the page to show something (it polls the state every second)
@@ -56,10 +57,10 @@ describe('console API', () => {
   it('groups sockets by room, sorted, leaving out each socket\'s own room', () => {
     expect(
       roomsOf([
-        { id: 'b', rooms: new Set(['b', 'r2', 'r1']), data: { name: 'zed' } },
-        { id: 'a', rooms: new Set(['a', 'r1']), data: { name: 'amy' } },
+        { id: 'b', rooms: new Set(['b', roomKey('r2'), roomKey('r1')]), data: { name: 'zed' } },
+        { id: 'a', rooms: new Set(['a', roomKey('r1')]), data: { name: 'amy' } },
         { id: 'c', rooms: new Set(['c']), data: {} },
-        { id: 'd', rooms: new Set(['d', 'r1']), data: {} },
+        { id: 'd', rooms: new Set(['d', roomKey('r1')]), data: {} },
       ]),
     ).toEqual([
       { name: 'r1', members: [{ id: 'a', name: 'amy' }, { id: 'b', name: 'zed' }, { id: 'd', name: null }] },

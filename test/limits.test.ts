@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connect, json, sleep, startServer } from './helpers';
+import { clientRoom, MAX_DEPTH } from '../src/protocol';
 
 describe('limits', () => {
   it('refuses rooms and names over --max-id-length with ERROR, on every namespace', async () => {
@@ -16,7 +17,7 @@ describe('limits', () => {
     expect(await trigger.nextValue('ERROR')).toMatchObject({ event: 'JOIN' });
     const lobby = await connect('v4', url, '/lobby', { query: { lobbyId: 'l'.repeat(17) }, lazy: true });
     expect(await lobby.refused).toMatch(/lobbyId/);
-    expect([...service.io.of('/trigger').adapter.rooms.keys()].some((room) => room.startsWith('ttt'))).toBe(false);
+    expect([...service.io.of('/trigger').adapter.rooms.keys()].some((key) => clientRoom(key)?.startsWith('ttt'))).toBe(false);
   });
 
   it('answers every refusal but warns once per socket and verb', async () => {
@@ -26,6 +27,26 @@ describe('limits', () => {
     for (let i = 0; i < 50; i++) expect(await client.nextValue('ERROR')).toMatchObject({ event: 'JOIN' });
     expect(records.filter((r) => r.level === 40 && r.socket === client.id)).toHaveLength(1);
     expect(records.filter((r) => r.level === 20 && r.socket === client.id && String(r.msg).startsWith('refused JOIN again'))).toHaveLength(49);
+  });
+
+  it('relays messages nested up to MAX_DEPTH levels and refuses deeper ones, over Socket.IO and HTTP', async () => {
+    const { url } = await startServer();
+    const nested = (levels: number): unknown => (levels === 0 ? 'leaf' : [nested(levels - 1)]);
+    const subscriber = await connect('v4', url, '/bus');
+    await subscriber.request('JOIN', json({ room: 'deep', name: 's' }));
+    const publisher = await connect('v4', url, '/bus');
+    // The payload object is one level; its message starts the next.
+    publisher.emit('NOTIFY', { room: 'deep', message: nested(MAX_DEPTH - 1) });
+    expect(await subscriber.nextValue('EVENT')).toEqual({ sender: 'unknown', room: 'deep', message: nested(MAX_DEPTH - 1) });
+    publisher.emit('NOTIFY', json({ room: 'deep', message: nested(MAX_DEPTH) }));
+    expect(await publisher.nextValue('ERROR')).toEqual({ event: 'NOTIFY', message: `payload is nested deeper than ${MAX_DEPTH} levels` });
+    const post = (body: unknown) => fetch(`${url}/bus-message/deep`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json(body) });
+    expect((await post(nested(MAX_DEPTH))).status).toBe(200);
+    const refused = await post(nested(MAX_DEPTH + 1));
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toBe(`Body is nested deeper than ${MAX_DEPTH} levels`);
+    expect(await subscriber.nextValue('EVENT')).toEqual({ sender: 'POST', room: 'deep', message: nested(MAX_DEPTH) });
+    expect(await subscriber.drain('EVENT')).toEqual([]);
   });
 
   it('caps the rooms one socket may join with --max-rooms-per-socket', async () => {
@@ -38,7 +59,7 @@ describe('limits', () => {
     await client.request('LEAVE', json({ room: 'a' }));
     expect(await client.request('JOIN', json({ room: 'd', name: 'n' }))).toEqual([]);
     const [socket] = service.io.of('/layout').sockets.values();
-    expect([...socket.rooms].filter((room) => room !== socket.id).sort()).toEqual(['b', 'c', 'd']);
+    expect([...socket.rooms].flatMap((key) => clientRoom(key) ?? []).sort()).toEqual(['b', 'c', 'd']);
   });
 
   it('refuses new clients beyond --max-connections, and admits again once one leaves', async () => {

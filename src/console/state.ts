@@ -1,6 +1,7 @@
 import type { Server } from 'socket.io';
 import type { SocketData } from '../events';
 import type { Logger } from '../logger';
+import { clientRoom } from '../protocol';
 
 /** The namespaces the console shows, in this order. */
 export const CONSOLE_NAMESPACES = ['/layout', '/bus', '/lobby', '/trigger'] as const;
@@ -40,12 +41,13 @@ interface SocketView {
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Groups sockets by room, leaving out each socket's own id-room. */
+/** Groups sockets by the rooms clients named, leaving out each socket's own id-room. */
 export function roomsOf(sockets: SocketView[]): RoomState[] {
   const rooms = new Map<string, MemberState[]>();
   for (const socket of sockets) {
-    for (const room of socket.rooms) {
-      if (room === socket.id) continue;
+    for (const key of socket.rooms) {
+      const room = clientRoom(key);
+      if (room === undefined) continue;
       const members = rooms.get(room) ?? [];
       members.push({ id: socket.id, name: typeof socket.data?.name === 'string' ? socket.data.name : null });
       rooms.set(room, members);

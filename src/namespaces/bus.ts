@@ -1,5 +1,5 @@
 import type { Server } from 'socket.io';
-import type { HandlerDeps } from '../protocol';
+import { roomKey, type HandlerDeps } from '../protocol';
 import { registerRoomNamespace, type RoomNamespace } from './rooms';
 
 /** The sender of bus events published over HTTP. */
@@ -14,5 +14,5 @@ export function registerBus(io: Server, deps: HandlerDeps): RoomNamespace {
 
 /** Delivers an HTTP-published message to every `/bus` member of `room`, on every node. */
 export function publishToBus(bus: RoomNamespace, room: string, message: unknown): void {
-  bus.to(room).emit('EVENT', { sender: HTTP_SENDER, room, message });
+  bus.to(roomKey(room)).emit('EVENT', { sender: HTTP_SENDER, room, message });
 }

@@ -1,7 +1,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData } from '../events';
 import { membersOf } from './members';
-import { ackOf, BadInput, field, idReader, requireObject, verb, type HandlerDeps } from '../protocol';
+import { ackOf, BadInput, field, idReader, requireObject, roomKey, verb, type HandlerDeps } from '../protocol';
 
 export type LobbyNamespace = Namespace<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
 type LobbySocket = Socket<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
@@ -40,8 +40,8 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
 
   const enter = async (socket: LobbySocket, lobby: string) => {
     socket.data.lobby = lobby;
-    await socket.join(lobby);
-    nsp.to(lobby).emit('JOINED', socket.id);
+    await socket.join(roomKey(lobby));
+    nsp.to(roomKey(lobby)).emit('JOINED', socket.id);
     logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby }, 'JOIN');
   };
 
@@ -63,8 +63,8 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
         return;
       }
       socket.data.lobby = undefined;
-      await socket.leave(lobby);
-      nsp.to(lobby).emit('LEFT', socket.id);
+      await socket.leave(roomKey(lobby));
+      nsp.to(roomKey(lobby)).emit('LEFT', socket.id);
       logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby }, 'LEAVE');
       ackOf(ack)();
     }));
@@ -73,7 +73,7 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
       const request = requireObject(payload, 'BROADCAST payload');
       const lobby = socket.data.lobby;
       if (lobby === undefined) throw new BadInput('not in a lobby', 'not_in_lobby');
-      nsp.to(lobby).emit('MESSAGE', { from: socket.id, message: field(request, 'message') });
+      nsp.to(roomKey(lobby)).emit('MESSAGE', { from: socket.id, message: field(request, 'message') });
       logger.debug({ nsp: nsp.name, socket: socket.id, room: lobby }, 'BROADCAST');
     }));
 
@@ -82,7 +82,8 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
       const to = readId(field(signal, 'to'), 'to');
       const lobby = socket.data.lobby;
       if (lobby === undefined) throw new BadInput('not in a lobby', 'not_in_lobby');
-      // The peer may sit on another node: fetchSockets() finds it there and carries its lobby.
+      // The peer may sit on another node: fetchSockets() finds it in its own id-room there, and
+      // carries its lobby.
       const [peer] = await membersOf(nsp, to, logger);
       if (!peer || peer.id !== to || peer.data.lobby !== lobby) throw new BadInput(`peer ${to} is not in lobby ${lobby}`, 'unknown_peer');
       peer.emit('RTCSIGNAL', { ...signal, to, from: socket.id });
@@ -90,12 +91,12 @@ export function registerLobby(io: Server, deps: HandlerDeps): LobbyNamespace {
     }));
 
     socket.on('disconnect', () => {
-      if (socket.data.lobby !== undefined) nsp.to(socket.data.lobby).emit('LEFT', socket.id);
+      if (socket.data.lobby !== undefined) nsp.to(roomKey(socket.data.lobby)).emit('LEFT', socket.id);
     });
 
     const lobby = socket.data.lobby as string;
     await enter(socket, lobby);
-    const members = await membersOf(nsp, lobby, logger);
+    const members = await membersOf(nsp, roomKey(lobby), logger);
     socket.emit('PEERS', members.map((member) => member.id).filter((id) => id !== socket.id));
   });
   return nsp;

@@ -1,7 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { NoEvents, RoomClientToServerEvents, RoomServerToClientEvents, SocketData } from '../events';
 import { membersOf } from './members';
-import { ackOf, BadInput, field, idReader, joinWithinLimit, parseRequest, verb, type HandlerDeps } from '../protocol';
+import { ackOf, BadInput, field, idReader, joinWithinLimit, parseRequest, roomKey, verb, type HandlerDeps } from '../protocol';
 
 /** A `/layout` or `/bus` namespace: both speak the same verbs, each with its own rooms and names. */
 export type RoomNamespace = Namespace<RoomClientToServerEvents, RoomServerToClientEvents, NoEvents, SocketData>;
@@ -32,7 +32,7 @@ export function registerRoomNamespace(nsp: RoomNamespace, deps: HandlerDeps): vo
 
     socket.on('LEAVE', verb(socket, deps, 'LEAVE', async (payload: unknown, ack: unknown) => {
       const room = readId(field(parseRequest(payload), 'room'), 'room');
-      await socket.leave(room);
+      await socket.leave(roomKey(room));
       log('LEAVE', room);
       ackOf(ack)();
     }));
@@ -41,13 +41,13 @@ export function registerRoomNamespace(nsp: RoomNamespace, deps: HandlerDeps): vo
       const request = parseRequest(payload);
       const room = readId(field(request, 'room'), 'room');
       if (!Object.prototype.hasOwnProperty.call(request, 'message')) throw new BadInput('message is missing');
-      socket.to(room).emit('EVENT', { sender: socket.data.name ?? UNKNOWN_SENDER, room, message: request.message });
+      socket.to(roomKey(room)).emit('EVENT', { sender: socket.data.name ?? UNKNOWN_SENDER, room, message: request.message });
       log('NOTIFY', room);
     }));
 
     socket.on('CLIENTS', verb(socket, deps, 'CLIENTS', async (payload: unknown) => {
       const room = readId(field(parseRequest(payload), 'room'), 'room');
-      const members = await membersOf(nsp, room, logger);
+      const members = await membersOf(nsp, roomKey(room), logger);
       const clients = members.flatMap((member) => (member.data.name === undefined ? [] : [member.data.name]));
       socket.emit('CLIENTS', { room, clients });
       log('CLIENTS', room);

@@ -1,6 +1,6 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NoEvents, SocketData, TriggerClientToServerEvents, TriggerServerToClientEvents } from '../events';
-import { ackOf, idReader, joinWithinLimit, verb, type HandlerDeps } from '../protocol';
+import { ackOf, idReader, joinWithinLimit, roomKey, verb, type HandlerDeps } from '../protocol';
 
 export type TriggerNamespace = Namespace<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
 type TriggerSocket = Socket<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
@@ -29,7 +29,7 @@ export function registerTrigger(io: Server, deps: HandlerDeps): TriggerNamespace
 
     socket.on('LEAVE', verb(socket, deps, 'LEAVE', async (id: unknown, ack: unknown) => {
       const room = readId(id, 'room');
-      await socket.leave(room);
+      await socket.leave(roomKey(room));
       log(socket, 'LEAVE', room);
       ackOf(ack)();
     }));
@@ -37,7 +37,7 @@ export function registerTrigger(io: Server, deps: HandlerDeps): TriggerNamespace
     for (const [incoming, outgoing] of Object.entries(FORWARDS) as [keyof typeof FORWARDS, (typeof FORWARDS)[keyof typeof FORWARDS]][]) {
       socket.on(incoming, verb(socket, deps, incoming, (id: unknown, data: unknown) => {
         const room = readId(id, 'room');
-        socket.to(room).emit(outgoing, data);
+        socket.to(roomKey(room)).emit(outgoing, data);
         log(socket, incoming, room);
       }));
     }
