@@ -11,7 +11,7 @@ import { dropSlowConsumers, limitEventRate, type Limits } from './limits';
 import { createMetrics, metricsHandler, NO_METRICS, type Metrics } from './metrics';
 import { createConsoleRouter } from './console';
 import { useLegacyPollingFraming } from './eio3';
-import { tuneEngine } from './tuning';
+import { tuneServer } from './tuning';
 import { createApp } from './http';
 import type { Logger } from './logger';
 import { registerBus } from './namespaces/bus';
@@ -132,7 +132,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     : http.createServer(app);
   io.attach(httpServer);
   useLegacyPollingFraming(io.engine);
-  tuneEngine(io.engine);
+  tuneServer(io);
 
   io.engine.on('connection_error', (error: { code: number; message: string; req: http.IncomingMessage }) => {
     logger.warn({ code: error.code, reason: error.message, url: error.req.url }, 'refused Engine.IO connection');

@@ -97,6 +97,7 @@ export function createMetrics(io: Server, readiness: () => Readiness, clustered:
       }
     },
   });
+  const receivedBy = new Map<string, () => void>();
   const refused = new Counter({
     name: 'websocket_refused_total',
     help: 'Inputs refused, per reason',
@@ -128,9 +129,16 @@ export function createMetrics(io: Server, readiness: () => Readiness, clustered:
 
   return {
     registry,
+    // One counter function per namespace and verb, shared by every socket.
     received: (namespace, verb) => {
-      const child = received.labels(namespace, verb);
-      return () => child.inc();
+      const key = `${namespace} ${verb}`;
+      let count = receivedBy.get(key);
+      if (!count) {
+        const child = received.labels(namespace, verb);
+        count = () => child.inc();
+        receivedBy.set(key, count);
+      }
+      return count;
     },
     refused: (reason) => refused.inc({ reason }),
     httpPublish: (status) => publishes.inc({ status: String(status) }),
