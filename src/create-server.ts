@@ -148,10 +148,10 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
       state.closing = true;
       stopSweeping();
       logger.info({ clients: io.engine.clientsCount, graceMs: options.shutdownGrace }, 'Shutting down: closing client connections');
-      // In-flight HTTP requests may finish within the grace period; idle keep-alive connections
-      // would only hold the close up, and anything still open at the deadline is cut.
-      // A connection turns idle when its last request is answered, so idle ones are swept
-      // until the server is closed.
+      // In-flight HTTP requests may finish within the grace period. Idle keep-alive connections
+      // would only hold the close up: a connection turns idle when its last request is
+      // answered, so idle ones are swept until the server is closed. What is still open at the
+      // deadline is cut.
       httpServer.closeIdleConnections();
       const sweep = setInterval(() => httpServer.closeIdleConnections(), 50);
       const deadline = setTimeout(() => httpServer.closeAllConnections(), options.shutdownGrace);

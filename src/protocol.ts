@@ -26,8 +26,9 @@ export function parseRequest(raw: unknown): Record<string, unknown> {
     } catch {
       throw new BadInput('payload is not valid JSON');
     }
+    // An object payload was already walked by verb(); only what the string held is new.
+    requireShallow(value, 'payload');
   }
-  requireShallow(value, 'payload');
   return requireObject(value, 'payload');
 }
 

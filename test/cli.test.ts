@@ -1,53 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, json } from './helpers';
-
-const SERVER = path.resolve(__dirname, '..', 'dist', 'server.js');
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
+import { describe, expect, it } from 'vitest';
+import { connect, json, SERVER_CLI, startCli } from './helpers';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [SERVER, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10_000 });
-}
-
-interface Running {
-  child: ChildProcess;
-  port: number;
-  lines: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts the CLI on a free port and waits for its "Listening" line. */
-function start(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const match = /Listening on port HTTPS?\/(\d+)/.exec(line);
-        if (match) resolve({ child, port: Number(match[1]), lines, exited });
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
-    exited.then(() => reject(new Error(`server exited before listening:\n${lines.join('\n')}`)));
-  });
+  return spawnSync(process.execPath, [SERVER_CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10_000 });
 }
 
 describe('command line', () => {
@@ -93,7 +52,7 @@ describe('command line', () => {
   });
 
   it('takes options from the environment and serves under another Socket.IO path', async () => {
-    const server = await start([], { WS_PATH: '/ws/socket.io', WS_VERBOSE: 'true' });
+    const server = await startCli([], { WS_PATH: '/ws/socket.io', WS_VERBOSE: 'true' });
     const url = `http://127.0.0.1:${server.port}`;
     const a = await connect('v1', url, '/layout', { path: '/ws/socket.io' });
     const b = await connect('v4', url, '/layout', { path: '/ws/socket.io' });
@@ -107,16 +66,16 @@ describe('command line', () => {
 
   it('closes and exits 0 on SIGTERM and on SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      const server = await start([]);
+      const server = await startCli([]);
       const client = await connect('v4', `http://127.0.0.1:${server.port}`, '/layout');
       server.child.kill(signal);
-      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(await server.exited).toMatchObject({ code: 0, signal: null });
       expect(await client.disconnected).toMatch(/transport close|io server disconnect/);
     }
   });
 
   it('writes the 2immerse platform line with LOG_NAME as source', async () => {
-    const server = await start(['--log-format', '2immerse'], { LOG_NAME: 'ws-under-test' });
+    const server = await startCli(['--log-format', '2immerse'], { LOG_NAME: 'ws-under-test' });
     const line = server.lines.find((l) => l.includes('Listening'))!;
     expect(line).toMatch(
       new RegExp(`^2-Immerse subSource:ws level:INFO  host:"127\\.0\\.0\\.1"  logmessage:'Listening on port HTTP/${server.port}' sourcetime:\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d{4} source:ws-under-test$`),
@@ -129,7 +88,7 @@ describe('--https', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-certs-'));
     const key = path.join(dir, 'server.pem');
     const cert = path.join(dir, 'server.crt');
-    const server = await start(['--https', '--key', key, '--cert', cert]);
+    const server = await startCli(['--https', '--key', key, '--cert', cert]);
     expect(server.lines.some((line) => line.includes('Generated a self-signed certificate'))).toBe(true);
     expect(fs.statSync(key).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(cert, 'utf8')).toContain('BEGIN CERTIFICATE');
@@ -143,7 +102,7 @@ describe('--https', () => {
 
     server.child.kill('SIGTERM');
     await server.exited;
-    const again = await start(['-S', '--key', key, '--cert', cert]);
+    const again = await startCli(['-S', '--key', key, '--cert', cert]);
     expect(again.lines.some((line) => line.includes('Generated'))).toBe(false);
     expect(again.lines.some((line) => line.includes(`Listening on port HTTPS/${again.port}`))).toBe(true);
   });

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { connect, json } from './helpers';
-import { freePort } from './redis';
+import { connect, freePort, json } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');

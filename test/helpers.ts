@@ -1,3 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
 import pino from 'pino';
 import { io as ioV4, type Socket as SocketV4 } from 'socket.io-client';
 import ioV1 from 'socket.io-client-v1';
@@ -213,3 +216,61 @@ export function sleep(ms: number): Promise<void> {
 
 /** The JSON string form that the README documents for `/layout` and `/bus` requests. */
 export const json = (value: unknown): string => JSON.stringify(value);
+
+/** The service's CLI, run as a child process by {@link startCli}. */
+export const SERVER_CLI = path.resolve(__dirname, '..', 'dist', 'server.js');
+
+/** A CLI server in a child process. */
+export interface CliServer {
+  child: ChildProcess;
+  port: number;
+  /** Every line it printed so far, standard output and error. */
+  lines: string[];
+  /** Its JSON log records so far. */
+  records(): Record<string, unknown>[];
+  /** How and when it exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+/** Runs `node dist/server.js` on a free loopback port and waits for its "Listening" line; killed after the test. */
+export function startCli(args: string[], env: Record<string, string> = {}): Promise<CliServer> {
+  const child = spawn(process.execPath, [SERVER_CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanups.push(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  const lines: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const records = () => lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return new Promise((resolve, reject) => {
+    const collect = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
+      let buffered = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const parts = buffered.split('\n');
+        buffered = parts.pop()!;
+        for (const line of parts) {
+          lines.push(line);
+          onLine(line);
+        }
+      });
+    };
+    collect(child.stdout!, (line) => {
+      const match = /Listening on port HTTPS?\/(\d+)/.exec(line);
+      if (match) resolve({ child, port: Number(match[1]), lines, records, exited });
+    });
+    collect(child.stderr!, () => {});
+    exited.then(() => reject(new Error(`server exited before listening:\n${lines.join('\n')}`)));
+  });
+}
+
+/** A TCP port free on loopback right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

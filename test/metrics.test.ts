@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connect, json, sleep, startServer, type TestServer } from './helpers';
+import { connect, freePort, json, sleep, startServer, type TestServer } from './helpers';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(url: string): Promise<Map<string, number>> {
@@ -87,8 +87,3 @@ describe('GET /metrics', () => {
     expect(values.get('websocket_connected_sockets{namespace="/bus"}')).toBe(0);
   });
 });
-
-async function freePort(): Promise<number> {
-  const { freePort: find } = await import('./redis');
-  return find();
-}

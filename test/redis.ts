@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { sleep } from './helpers';
+import { freePort, sleep } from './helpers';
 
 /** Why the Redis suites cannot run here, or undefined when they can. */
 export const redisMissing: string | undefined =
@@ -9,14 +9,6 @@ export const redisMissing: string | undefined =
 if (redisMissing) {
   if (process.env.CI === 'true') throw new Error(`cluster suite cannot run in CI: ${redisMissing}`);
   console.warn(`Skipping the cluster suite: ${redisMissing}`);
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A throw-away redis-server on loopback, without persistence. */

@@ -1,37 +1,11 @@
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect, json, sleep } from './helpers';
-
-const SERVER = path.resolve(__dirname, '..', 'dist', 'server.js');
-
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
-  const port = new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        lines.push(record);
-        const match = /Listening on port HTTP\/(\d+)/.exec(String(record.msg));
-        if (match) resolve(Number(match[1]));
-      }
-    });
-    child.on('exit', () => reject(new Error('exited before listening')));
-  });
-  return { child, lines, exited, port };
-}
+import { connect, json, sleep, startCli } from './helpers';
 
 describe('graceful shutdown', () => {
   it('on SIGTERM during traffic: refuses new clients, lets an in-flight POST finish, disconnects clients so they reconnect, exits 0 in time', async () => {
-    const server = startCli(['--shutdown-grace', '3000']);
-    const port = await server.port;
+    const server = await startCli(['--shutdown-grace', '3000']);
+    const port = server.port;
     const url = `http://127.0.0.1:${port}`;
     const subscribers = await Promise.all([connect('v1', url, '/bus'), connect('v2', url, '/bus', { transport: 'polling' }), connect('v4', url, '/bus')]);
     for (const subscriber of subscribers) await subscriber.request('JOIN', json({ room: 'live', name: subscriber.version }));
@@ -67,12 +41,12 @@ describe('graceful shutdown', () => {
     const { code, at } = await server.exited;
     expect(code).toBe(0);
     expect(at - signalled).toBeLessThan(3000);
-    expect(server.lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['Shutting down: closing client connections', 'Closed']));
+    expect(server.records().map((record) => record.msg)).toEqual(expect.arrayContaining(['Shutting down: closing client connections', 'Closed']));
   });
 
   it('cuts what is still open when the grace period ends, and still exits 0', async () => {
-    const server = startCli(['--shutdown-grace', '500']);
-    const port = await server.port;
+    const server = await startCli(['--shutdown-grace', '500']);
+    const port = server.port;
     const stalled = new Promise<string>((resolve) => {
       const request = http.request(`http://127.0.0.1:${port}/bus-message/r`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 100 } });
       request.on('error', (error) => resolve(error.message));

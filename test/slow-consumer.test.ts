@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { io as ioV4, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import { json, sleep } from './helpers';
+import { json, sleep, startCli } from './helpers';
 
-const SERVER = path.resolve(__dirname, '..', 'dist', 'server.js');
 const STALLED = 100;
 const READERS = 5;
 const MESSAGES = 600;
@@ -27,49 +24,35 @@ function client(url: string): Promise<Socket> {
 
 describe('slow consumers', () => {
   it('disconnects clients that stop reading, keeps RSS bounded, and the readers get everything in order', async () => {
-    const child = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', '--max-queued-bytes', '4000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: Record<string, unknown>[] = [];
-    try {
-      const port = await new Promise<number>((resolve) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          for (const line of chunk.toString().trim().split('\n')) {
-            const record = JSON.parse(line) as Record<string, unknown>;
-            lines.push(record);
-            const match = /Listening on port HTTP\/(\d+)/.exec(String(record.msg));
-            if (match) resolve(Number(match[1]));
-          }
-        });
-      });
-      const url = `http://127.0.0.1:${port}`;
-      const stalled = await Promise.all(Array.from({ length: STALLED }, () => client(url)));
-      const readers = await Promise.all(Array.from({ length: READERS }, () => client(url)));
-      const received = readers.map(() => [] as number[]);
-      readers.forEach((reader, i) => reader.on('EVENT', (event: { message: { n: number } }) => received[i].push(event.message.n)));
-      const stalledGone = stalled.map((socket) => new Promise<void>((resolve) => socket.on('disconnect', () => resolve())));
-      // Stop reading: the kernel buffers fill, then the server's queue for each grows.
-      for (const socket of stalled) (socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
+    const server = await startCli(['--max-queued-bytes', '4000000']);
+    const { child, port } = server;
+    const url = `http://127.0.0.1:${port}`;
+    const stalled = await Promise.all(Array.from({ length: STALLED }, () => client(url)));
+    const readers = await Promise.all(Array.from({ length: READERS }, () => client(url)));
+    const received = readers.map(() => [] as number[]);
+    readers.forEach((reader, i) => reader.on('EVENT', (event: { message: { n: number } }) => received[i].push(event.message.n)));
+    const stalledGone = stalled.map((socket) => new Promise<void>((resolve) => socket.on('disconnect', () => resolve())));
+    // Stop reading: the kernel buffers fill, then the server's queue for each grows.
+    for (const socket of stalled) (socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
 
-      const publisher = await client(url);
-      let peak = 0;
-      for (let n = 0; n < MESSAGES; n++) {
-        publisher.emit('NOTIFY', json({ room: 'busy', message: { n, payload: PAYLOAD } }));
-        if (n % 50 === 49) {
-          await sleep(20);
-          peak = Math.max(peak, rssOf(child.pid!));
-        }
+    const publisher = await client(url);
+    let peak = 0;
+    for (let n = 0; n < MESSAGES; n++) {
+      publisher.emit('NOTIFY', json({ room: 'busy', message: { n, payload: PAYLOAD } }));
+      if (n % 50 === 49) {
+        await sleep(20);
+        peak = Math.max(peak, rssOf(child.pid!));
       }
-      await Promise.all(stalledGone);
-      await expect.poll(() => received.map((list) => list.length), { timeout: 15_000 }).toEqual(readers.map(() => MESSAGES));
-      for (const list of received) expect(list).toEqual(Array.from({ length: MESSAGES }, (_, n) => n));
-      peak = Math.max(peak, rssOf(child.pid!));
-      expect(peak).toBeLessThan(RSS_BOUND);
-      const slowLogs = lines.filter((line) => line.msg === 'slow consumer: disconnecting a client that stopped reading');
-      expect(slowLogs).toHaveLength(STALLED);
-      for (const log of slowLogs) expect(log.queuedBytes as number).toBeGreaterThan(4_000_000);
-      for (const socket of [...readers, publisher]) expect(socket.connected).toBe(true);
-      for (const socket of [...stalled, ...readers, publisher]) socket.close();
-    } finally {
-      child.kill('SIGKILL');
     }
+    await Promise.all(stalledGone);
+    await expect.poll(() => received.map((list) => list.length), { timeout: 15_000 }).toEqual(readers.map(() => MESSAGES));
+    for (const list of received) expect(list).toEqual(Array.from({ length: MESSAGES }, (_, n) => n));
+    peak = Math.max(peak, rssOf(child.pid!));
+    expect(peak).toBeLessThan(RSS_BOUND);
+    const slowLogs = server.records().filter((line) => line.msg === 'slow consumer: disconnecting a client that stopped reading');
+    expect(slowLogs).toHaveLength(STALLED);
+    for (const log of slowLogs) expect(log.queuedBytes as number).toBeGreaterThan(4_000_000);
+    for (const socket of [...readers, publisher]) expect(socket.connected).toBe(true);
+    for (const socket of [...stalled, ...readers, publisher]) socket.close();
   }, 60_000);
 });
