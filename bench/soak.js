@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Soak test: the long version of test/leaks.test.ts.
+ * Soak test: the long version of test/hardening/leaks.test.ts.
  *
  * Runs a service node in this process (createServer from dist/index.js, loopback only) and churns
  * clients against it from a forked child process, wave after wave, for a set duration: sessions on

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Rewrites the options table in README.md from the option table in the code (run after `npm run build`).
+// Rewrites the README's generated tables (options, refusals) from the code that defines them.
 const fs = require('node:fs');
 const path = require('node:path');
 const { optionsTable } = require('../dist/options');
+const { refusalsTable } = require('../dist/errors');
 
 const readme = path.resolve(__dirname, '..', 'README.md');
-const text = fs.readFileSync(readme, 'utf8');
-const pattern = /(<!-- options:start -->\n)[\s\S]*?(<!-- options:end -->)/;
-if (!pattern.test(text)) throw new Error('README.md has no <!-- options:start --> … <!-- options:end --> block');
-fs.writeFileSync(readme, text.replace(pattern, `$1${optionsTable()}\n$2`));
+let text = fs.readFileSync(readme, 'utf8');
+for (const [name, table] of [['options', optionsTable()], ['refusals', refusalsTable()]]) {
+  const pattern = new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?(<!-- ${name}:end -->)`);
+  if (!pattern.test(text)) throw new Error(`README.md has no ${name} markers`);
+  text = text.replace(pattern, `$1${table}\n$2`);
+}
+fs.writeFileSync(readme, text);

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Namespace } from 'socket.io';
+import { refuse } from './errors';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
-/** The refusal a client without the right token gets, as `connect_error` (v4) or `error` (v1/v2). */
-export const TOKEN_REQUIRED = 'unauthorized: a valid token is required';
 
 /** Compares in constant time: digests first, so neither the length nor a prefix leaks. */
 export function tokenMatches(expected: string, given: unknown): boolean {
@@ -22,9 +21,10 @@ export function requireClientToken(nsp: Namespace, token: string, { logger, metr
   nsp.use((socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     if (tokenMatches(token, auth.token) || tokenMatches(token, socket.handshake.query.token)) return next();
-    metrics.refused('unauthorized');
-    logger.warn({ nsp: nsp.name, address: socket.handshake.address }, 'refused connection without a valid client token');
-    next(new Error(TOKEN_REQUIRED));
+    const refusal = refuse('unauthorized');
+    metrics.refused(refusal.metric);
+    logger.warn({ nsp: nsp.name, address: socket.handshake.address, reason: refusal.code }, 'refused connection without a valid client token');
+    next(refusal);
   });
 }
 
@@ -33,7 +33,7 @@ export function requireBearer(token: string, logger: Logger): RequestHandler {
   return (req, res, next) => {
     const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     if (match && tokenMatches(token, match[1])) return next();
-    logger.warn({ url: req.originalUrl, address: req.socket.remoteAddress }, 'refused request without a valid bearer token');
+    logger.warn({ path: req.path, address: req.socket.remoteAddress }, 'refused request without a valid bearer token');
     res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('Unauthorized: Authorization: Bearer <publish token> required');
   };
 }

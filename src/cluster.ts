@@ -2,22 +2,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Server } from 'socket.io';
 import type { Logger } from './logger';
-
-/** Where the Redis that links the nodes is: an address, or a Consul service to look up. */
-export type RedisTarget = { url: string } | { host: string; port: number } | { service: string };
-
-/** Reads `--redis`: a `redis://`/`rediss://` URL, `host:port` (`[v6]:port` too), or a Consul service name. */
-export function parseRedisTarget(value: string): RedisTarget {
-  if (/^rediss?:\/\//i.test(value)) return { url: value };
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
-  if (match) {
-    const port = Number(match[3]);
-    if (port < 1 || port > 65535) throw new Error(`--redis: port ${port} is out of range`);
-    return { host: match[1] ?? match[2], port };
-  }
-  if (!value.includes(':')) return { service: value };
-  throw new Error(`--redis: ${JSON.stringify(value)} is neither host:port, a redis:// URL nor a Consul service name`);
-}
+import { parseRedisTarget, type ServiceOptions } from './options';
 
 /** One entry of Consul's `/v1/catalog/service/NAME` answer (the fields used here). */
 interface CatalogEntry {
@@ -136,4 +121,18 @@ export function linkThroughRedis(io: Server, target: { url: string } | { host: s
       await Promise.allSettled([pub, sub].map((client) => (client.status === 'ready' ? client.quit() : client.disconnect())));
     },
   };
+}
+
+/**
+ * Links `io` to the other nodes through the Redis of `--redis`, looked up in Consul first when
+ * it names a service.
+ * @throws {Error} when the Consul look-up fails.
+ */
+export async function connectCluster(io: Server, options: Pick<ServiceOptions, 'redis' | 'database' | 'consulHost'>, logger: Logger): Promise<RedisLink> {
+  let target = parseRedisTarget(options.redis!);
+  if ('service' in target) {
+    target = await lookupConsulService(options.consulHost, target.service);
+    logger.info({ service: options.redis, host: target.host, port: target.port }, 'Found Redis in Consul');
+  }
+  return linkThroughRedis(io, target, options.database, logger);
 }

@@ -1,11 +1,11 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import { requireBearer } from './auth';
-import { BadInput, requireShallow } from './protocol';
+import { Refusal } from './errors';
+import { requireShallow } from './protocol';
 import type { Readiness } from './cluster';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import { publishToBus } from './namespaces/bus';
-import type { RoomNamespace } from './namespaces/rooms';
+import { publishToBus, type RoomNamespace } from './namespaces/rooms';
 
 /** What the HTTP endpoints need. */
 export interface HttpDeps {
@@ -72,7 +72,7 @@ export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPu
       message = JSON.parse(text);
       requireShallow(message, 'Body');
     } catch (error) {
-      return reply(res, 400, error instanceof BadInput ? error.message : 'Body is not valid JSON');
+      return reply(res, 400, error instanceof Refusal ? error.message : 'Body is not valid JSON');
     }
     publishToBus(bus, room, message);
     logger.debug({ nsp: bus.name, room, sender: 'POST' }, 'POST /bus-message');
@@ -85,10 +85,10 @@ export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPu
     if (res.headersSent) return next(error);
     const status = typeof error?.status === 'number' ? error.status : 500;
     if (status === 413) {
-      logger.warn({ url: req.originalUrl, limit: maxPublishBody }, 'refused POST body over the limit');
+      logger.warn({ path: req.path, limit: maxPublishBody }, 'refused POST body over the limit');
       return reply(res, 413, `Body is larger than ${maxPublishBody} bytes`);
     }
-    if (status >= 500) logger.error({ err: error, url: req.originalUrl }, 'HTTP request failed');
+    if (status >= 500) logger.error({ err: error, path: req.path }, 'HTTP request failed');
     reply(res, status, status >= 500 ? 'Internal error' : String(error.message ?? 'Bad request'));
   };
   app.use(onError);

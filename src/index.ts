@@ -1,5 +1,7 @@
-export { createServer } from './create-server';
+export { createServer, requestSummary } from './create-server';
 export type { CreateServerOptions, ServerDeps, TlsMaterial, WebsocketService } from './create-server';
+export { REFUSALS, Refusal } from './errors';
+export type { RefusalCode } from './errors';
 export { createLogger, formatPlatformLine } from './logger';
 export type { LoggerOptions } from './logger';
 export { DEFAULT_OPTIONS, OPTION_SPECS, OptionError, envName, resolveOptions } from './options';

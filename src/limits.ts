@@ -1,6 +1,8 @@
-import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
-import type { Namespace, Socket } from 'socket.io';
-import type { ErrorReply } from './events';
+import type { Socket as EngineSocket } from 'engine.io';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { cutSession, forEachSession, queuedBytes } from './engine';
+import { refuse } from './errors';
+import { NAMESPACES, type ErrorReply } from './events';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
@@ -10,9 +12,9 @@ export interface Limits {
   maxIdLength: number;
   /** Most rooms one socket may be in (its own id-room not counted). */
   maxRoomsPerSocket: number;
-  /** Sustained events per second per socket; 0 turns rate limiting off. */
+  /** Sustained events per second per connection; 0 turns rate limiting off. */
   eventRate: number;
-  /** Events a socket may send in a burst above the rate. */
+  /** Events a connection may send in a burst above the rate. */
   eventBurst: number;
   /** Bytes queued for one client before it is disconnected as a slow consumer. */
   maxQueuedBytes: number;
@@ -28,67 +30,82 @@ export interface LimitDeps {
 /** The event name of the `ERROR` sent when a rate limit drops a socket's events. */
 export const RATE_LIMITED = 'RATE_LIMIT';
 
+/** One Engine.IO connection's token bucket, shared by all its namespace sockets. */
+interface Bucket {
+  tokens: number;
+  refilled: number;
+  strikes: number;
+  dropping: boolean;
+  logged: boolean;
+  expelled: boolean;
+}
+
 /**
- * Per-socket token bucket. A socket over its rate has its events dropped, is told once per
- * streak with `ERROR`, and is disconnected when it keeps at it (strikes outgrow the forgiveness
- * an allowed event earns).
+ * Token buckets keyed on the Engine.IO connection, so that leaving and re-entering a namespace
+ * (`41/nsp,` then `40/nsp,`) does not refill them; namespace CONNECTs are charged too. A connection
+ * over its rate has its events dropped, is told once per streak with `ERROR`, and is disconnected
+ * when it keeps at it (strikes outgrow the forgiveness an allowed event earns).
+ * @returns the guard to install on each namespace, or undefined when rate limiting is off.
  */
-export function limitEventRate(nsp: Namespace, { limits, logger, metrics }: LimitDeps): void {
-  if (limits.eventRate <= 0) return;
+export function eventRateLimiter({ limits, logger, metrics }: LimitDeps): ((nsp: Namespace) => void) | undefined {
+  if (limits.eventRate <= 0) return undefined;
   const capacity = Math.max(1, limits.eventBurst);
   const perMs = limits.eventRate / 1000;
   const maxStrikes = capacity * 5;
-  nsp.on('connection', (socket: Socket) => {
-    let tokens = capacity;
-    let refilled = Date.now();
-    let strikes = 0;
-    let dropping = false;
-    let logged = false;
-    let expelled = false;
-    socket.use((packet, next) => {
-      // Frames already read when the socket was expelled still pass here: drop them quietly.
-      if (expelled) return;
-      const now = Date.now();
-      tokens = Math.min(capacity, tokens + (now - refilled) * perMs);
-      refilled = now;
-      if (tokens >= 1) {
-        tokens -= 1;
-        strikes = Math.max(0, strikes - 1);
-        dropping = false;
-        return next();
-      }
-      strikes += 1;
-      metrics.refused('rate_limited');
-      if (!logged) {
-        logged = true;
-        logger.warn({ nsp: nsp.name, socket: socket.id, rate: limits.eventRate, burst: capacity }, 'rate limit: dropping events');
-      }
-      if (strikes > maxStrikes) {
-        expelled = true;
-        logger.warn({ nsp: nsp.name, socket: socket.id, event: packet[0] }, 'rate limit: disconnecting a socket that kept flooding');
-        const reply: ErrorReply = { event: RATE_LIMITED, message: 'disconnected: too many events, for too long' };
-        socket.emit('ERROR', reply);
-        socket.disconnect(true);
-        return;
-      }
-      if (!dropping) {
-        dropping = true;
-        const reply: ErrorReply = { event: RATE_LIMITED, message: `over ${limits.eventRate} events/s: events are being dropped` };
-        socket.emit('ERROR', reply);
-      }
-    });
-  });
-}
+  const buckets = new WeakMap<EngineSocket, Bucket>();
 
-/** Bytes waiting to reach one client: in engine.io's buffer and in the WebSocket's. */
-function queuedBytes(socket: EngineSocket): number {
-  let bytes = 0;
-  for (const packet of (socket as unknown as { writeBuffer: { data?: unknown }[] }).writeBuffer) {
-    const data = packet.data;
-    if (typeof data === 'string' || Buffer.isBuffer(data)) bytes += data.length;
-  }
-  const ws = (socket.transport as unknown as { socket?: { bufferedAmount?: number } }).socket;
-  return bytes + (ws?.bufferedAmount ?? 0);
+  /** Takes a token for one packet of `socket`'s connection: true when it may pass. */
+  const take = (socket: Socket): boolean => {
+    let bucket = buckets.get(socket.conn);
+    const now = Date.now();
+    if (!bucket) {
+      bucket = { tokens: capacity, refilled: now, strikes: 0, dropping: false, logged: false, expelled: false };
+      buckets.set(socket.conn, bucket);
+    }
+    // Frames already read when the connection was expelled still pass here: drop them quietly.
+    if (bucket.expelled) return false;
+    bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.refilled) * perMs);
+    bucket.refilled = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      bucket.strikes = Math.max(0, bucket.strikes - 1);
+      bucket.dropping = false;
+      return true;
+    }
+    bucket.strikes += 1;
+    metrics.refused('rate_limited');
+    const context = { socket: socket.data.id, rate: limits.eventRate, burst: capacity };
+    if (!bucket.logged) {
+      bucket.logged = true;
+      logger.warn(context, 'rate limit: dropping events');
+    }
+    if (bucket.strikes > maxStrikes) {
+      bucket.expelled = true;
+      logger.warn(context, 'rate limit: disconnecting a connection that kept flooding');
+      const reply: ErrorReply = { event: RATE_LIMITED, message: refuse('rate_expelled').message };
+      if (socket.connected) socket.emit('ERROR', reply);
+      socket.disconnect(true);
+      return false;
+    }
+    if (!bucket.dropping && socket.connected) {
+      bucket.dropping = true;
+      const reply: ErrorReply = { event: RATE_LIMITED, message: refuse('rate_limited', limits.eventRate).message };
+      socket.emit('ERROR', reply);
+    }
+    return false;
+  };
+
+  return (nsp) => {
+    nsp.use((socket, next) => {
+      if (take(socket)) return next();
+      next(refuse('rate_limited', limits.eventRate));
+    });
+    nsp.on('connection', (socket: Socket) => {
+      socket.use((_packet, next) => {
+        if (take(socket)) next();
+      });
+    });
+  };
 }
 
 /**
@@ -96,23 +113,28 @@ function queuedBytes(socket: EngineSocket): number {
  * one stalled phone cannot grow the server's memory without bound. A sweep off the hot path:
  * between two sweeps a client can overshoot by what the room sends in that interval.
  */
-export function dropSlowConsumers(engine: EngineServer, { limits, logger, metrics }: LimitDeps, intervalMs = 250): () => void {
+export function dropSlowConsumers(io: Server, { limits, logger, metrics }: LimitDeps, intervalMs = 250): () => void {
   const timer = setInterval(() => {
-    // engine.io keeps its client table protected in its typings; it is the one list there is.
-    // Walked in place: with thousands of idle clients, building an array of them every sweep
-    // was most of an idle node's CPU.
-    const clients = (engine as unknown as { clients: Record<string, EngineSocket> }).clients;
-    for (const id in clients) {
-      const socket = clients[id];
+    forEachSession(io.engine, (socket) => {
       const bytes = queuedBytes(socket);
-      if (bytes <= limits.maxQueuedBytes) continue;
+      if (bytes <= limits.maxQueuedBytes) return;
       metrics.refused('slow_consumer');
-      logger.warn({ client: id, queuedBytes: bytes, limit: limits.maxQueuedBytes }, 'slow consumer: disconnecting a client that stopped reading');
-      socket.close(true);
-      // A WebSocket's close handshake would wait behind the data it could not send.
-      (socket.transport as unknown as { socket?: { terminate?: () => void } }).socket?.terminate?.();
-    }
+      logger.warn({ sockets: publicIdsOf(io, socket), queuedBytes: bytes, limit: limits.maxQueuedBytes }, 'slow consumer: disconnecting a client that stopped reading');
+      cutSession(socket);
+    });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The public ids of a connection's namespace sockets, for the log: found by a walk of the
+ * namespaces, which only a rare event such as a slow consumer can afford.
+ */
+function publicIdsOf(io: Server, connection: EngineSocket): string[] {
+  const ids: string[] = [];
+  for (const name of NAMESPACES) {
+    for (const socket of io.of(name).sockets.values()) if (socket.conn === connection) ids.push(socket.data.id);
+  }
+  return ids;
 }

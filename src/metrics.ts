@@ -2,25 +2,14 @@ import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Readiness } from './cluster';
-
-/** Why an input was refused: a small fixed set, so it can be a label. */
-export type RefusalReason =
-  | 'invalid_payload'
-  | 'invalid_id'
-  | 'id_too_long'
-  | 'too_many_rooms'
-  | 'not_in_lobby'
-  | 'unknown_peer'
-  | 'internal_error'
-  | 'rate_limited'
-  | 'unauthorized'
-  | 'slow_consumer';
+import { onOutgoingPacket } from './engine';
+import type { RefusalMetric } from './errors';
 
 /** What the service reports as it runs. Every call is a counter bump; nothing allocates per message. */
 export interface Metrics {
   /** A counter for one verb on one namespace, resolved once per socket. */
   received(nsp: string, verb: string): () => void;
-  refused(reason: RefusalReason): void;
+  refused(reason: RefusalMetric): void;
   httpPublish(status: number): void;
 }
 
@@ -146,21 +135,12 @@ export function createMetrics(io: Server, readiness: () => Readiness, clustered:
       namespaces.push(nsp);
       const tally = { count: 0 };
       deliveries.set(nsp.name, tally);
-      let original: Notify | undefined;
-      // Socket.IO calls a socket's notifyOutgoingListeners for every packet it sends to it, direct
-      // or broadcast: one shared function put in its place counts them, then runs the original.
-      function countingNotify(this: Socket, packet: unknown) {
+      onOutgoingPacket(nsp, () => {
         tally.count += 1;
-        original!.call(this, packet);
-      }
+      });
       nsp.on('connection', (socket: Socket) => {
-        const own = socket as unknown as { notifyOutgoingListeners: Notify };
-        original ??= own.notifyOutgoingListeners;
-        own.notifyOutgoingListeners = countingNotify;
         socket.on('disconnect', (reason) => disconnects.inc({ namespace: nsp.name, reason }));
       });
     },
   };
 }
-
-type Notify = (this: Socket, packet: unknown) => void;

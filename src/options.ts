@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { parseRedisTarget } from './cluster';
 
 /** Log output formats: pino JSON lines, human-readable lines, or the 2-IMMERSE platform line. */
 export const LOG_FORMATS = ['json', 'pretty', '2immerse'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-/** The effective configuration of one service node. */
+/** The effective configuration of one service node; frozen once resolved. */
 export interface ServiceOptions {
   port: number;
   host: string;
@@ -14,7 +13,7 @@ export interface ServiceOptions {
   cert: string;
   path: string;
   /** `'*'` accepts every origin (as socket.io 1.x did); otherwise the exact origins allowed. */
-  corsOrigin: '*' | string[];
+  corsOrigin: '*' | readonly string[];
   verbose: boolean;
   logFormat: LogFormat;
   /** Largest Socket.IO message accepted from a client. */
@@ -48,81 +47,81 @@ export interface ServiceOptions {
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
 
-interface OptionSpec {
+/** One option: how it is typed, its default, its range and what it means. */
+export interface OptionSpec<T> {
   alias?: string;
-  type: 'number' | 'boolean' | 'string';
-  describe: string;
+  type: 'integer' | 'boolean' | 'string';
+  default: T;
+  /** Inclusive bounds of an integer option. */
+  range?: readonly [number, number];
   choices?: readonly string[];
+  describe: string;
   /** Masked wherever the configuration is shown. */
   secret?: boolean;
 }
 
+type OptionTable = { readonly [K in keyof ServiceOptions]: OptionSpec<ServiceOptions[K]> };
+
 /**
  * The one table of options: the CLI (`src/server.ts`), the environment variables (`WS_` + the
- * option name in upper snake case) and the README all come from it.
+ * option name in upper snake case), `--help`, `--print-config` and the README all come from it.
+ * Each default keeps the 2018 service's behaviour where it had one.
  */
-export const OPTION_SPECS: { [K in keyof ServiceOptions]: OptionSpec } = {
-  port: { alias: 'p', type: 'number', describe: 'TCP port to listen on (0 picks a free one)' },
-  host: { type: 'string', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
-  https: { alias: 'S', type: 'boolean', describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
-  key: { type: 'string', describe: 'TLS private key file (PEM) used with --https' },
-  cert: { type: 'string', describe: 'TLS certificate file (PEM) used with --https' },
-  path: { type: 'string', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
-  corsOrigin: { type: 'string', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
-  verbose: { alias: 'v', type: 'boolean', describe: 'debug logging: every verb with namespace, socket id and room' },
-  logFormat: { type: 'string', describe: 'log output format', choices: LOG_FORMATS },
-  maxHttpBufferSize: { type: 'number', describe: 'largest Socket.IO message from a client, in bytes' },
-  maxPublishBody: { type: 'number', describe: 'largest POST /bus-message body, in bytes' },
-  redis: { alias: 'r', type: 'string', describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
-  database: { alias: 'd', type: 'number', describe: 'Redis database number' },
-  consulHost: { alias: 'c', type: 'string', describe: 'Consul URL for looking up a --redis service name' },
-  clientToken: { type: 'string', secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
-  publishToken: { type: 'string', secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
-  console: { type: 'boolean', describe: 'serve the live console page at /console (--no-console turns it off)' },
-  maxIdLength: { type: 'number', describe: 'longest room, lobby id or name, in characters' },
-  maxRoomsPerSocket: { type: 'number', describe: 'most rooms one socket may join' },
-  maxConnections: { type: 'number', describe: 'most simultaneous clients per node; 0 for no limit' },
-  eventRate: { type: 'number', describe: 'events per second one socket may send, sustained; 0 for no limit' },
-  eventBurst: { type: 'number', describe: 'events one socket may send in a burst above --event-rate' },
-  maxQueuedBytes: { type: 'number', describe: 'bytes queued for a client that stopped reading before it is disconnected' },
-  shutdownGrace: { type: 'number', describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
-  metrics: { type: 'boolean', describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
-  metricsPort: { type: 'number', describe: 'serve /metrics on this port instead of the service port; 0 for the service port' },
-};
+export const OPTION_SPECS: OptionTable = Object.freeze({
+  port: { alias: 'p', type: 'integer', default: 3000, range: [0, 65535], describe: 'TCP port to listen on (0 picks a free one)' },
+  host: { type: 'string', default: '0.0.0.0', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
+  https: { alias: 'S', type: 'boolean', default: false, describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
+  key: { type: 'string', default: path.join(CERT_DIR, 'server.pem'), describe: 'TLS private key file (PEM) used with --https' },
+  cert: { type: 'string', default: path.join(CERT_DIR, 'server.crt'), describe: 'TLS certificate file (PEM) used with --https' },
+  path: { type: 'string', default: '/socket.io', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
+  // Any origin, as socket.io 1.x allowed.
+  corsOrigin: { type: 'string', default: '*', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
+  verbose: { alias: 'v', type: 'boolean', default: false, describe: 'debug logging: every verb with namespace, socket id and room' },
+  logFormat: { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'log output format' },
+  // Socket.IO's own default.
+  maxHttpBufferSize: { type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest Socket.IO message from a client, in bytes' },
+  maxPublishBody: { type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest POST /bus-message body, in bytes' },
+  // Unset: a single node, in memory.
+  redis: { alias: 'r', type: 'string', default: undefined, describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
+  database: { alias: 'd', type: 'integer', default: 0, range: [0, 65535], describe: 'Redis database number' },
+  consulHost: { alias: 'c', type: 'string', default: 'https://consul.service.consul:8500', describe: 'Consul URL for looking up a --redis service name' },
+  // Unset: any client may connect, and anyone may POST, as in 2018.
+  clientToken: { type: 'string', default: undefined, secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
+  publishToken: { type: 'string', default: undefined, secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
+  console: { type: 'boolean', default: true, describe: 'serve the live console page at /console (--no-console turns it off)' },
+  maxIdLength: { type: 'integer', default: 512, range: [1, 1_000_000], describe: 'longest room, lobby id or name, in characters' },
+  maxRoomsPerSocket: { type: 'integer', default: 1000, range: [1, 1_000_000], describe: 'most rooms one socket may join' },
+  maxConnections: { type: 'integer', default: 0, range: [0, 10_000_000], describe: 'most simultaneous clients per node; 0 for no limit' },
+  eventRate: { type: 'integer', default: 0, range: [0, 1_000_000], describe: 'events per second one socket may send, sustained; 0 for no limit' },
+  eventBurst: { type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
+  maxQueuedBytes: { type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
+  shutdownGrace: { type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
+  metrics: { type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
+  metricsPort: { type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port; 0 for the service port' },
+});
 
-/** Defaults: each keeps the 2018 service's behaviour where it had one. */
-export const DEFAULT_OPTIONS: ServiceOptions = {
-  port: 3000, // TCP port
-  host: '0.0.0.0', // bind address
-  https: false,
-  key: path.join(CERT_DIR, 'server.pem'), // file path
-  cert: path.join(CERT_DIR, 'server.crt'), // file path
-  path: '/socket.io', // URL path
-  corsOrigin: '*', // any origin, as socket.io 1.x allowed
-  verbose: false,
-  logFormat: 'json',
-  maxHttpBufferSize: 1_000_000, // bytes (Socket.IO's own default)
-  maxPublishBody: 1_000_000, // bytes
-  redis: undefined, // single node, in memory
-  database: 0, // Redis database index
-  consulHost: 'https://consul.service.consul:8500', // URL
-  clientToken: undefined, // no token: any client may connect, as in 2018
-  publishToken: undefined, // no token: anyone may POST, as in 2018
-  console: true,
-  maxIdLength: 512, // characters
-  maxRoomsPerSocket: 1000, // rooms
-  maxConnections: 0, // clients per node; 0 = no limit
-  eventRate: 0, // events/s per socket; 0 = no limit
-  eventBurst: 100, // events
-  maxQueuedBytes: 4_000_000, // bytes per client
-  shutdownGrace: 10_000, // ms
-  metrics: true,
-  metricsPort: 0, // TCP port; 0 = the service port
-};
+const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[];
+
+/** Every option's default, from {@link OPTION_SPECS}. */
+export const DEFAULT_OPTIONS: Readonly<ServiceOptions> = Object.freeze(
+  Object.fromEntries(OPTION_NAMES.map((name) => [name, OPTION_SPECS[name].default])) as Record<keyof ServiceOptions, unknown> as ServiceOptions,
+);
 
 /** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
 export function envName(option: string): string {
   return 'WS_' + option.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** The CLI spelling of an option, e.g. `corsOrigin` → `cors-origin`. */
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** What `--help` and the README show of an option's allowed values, e.g. `0..65535`. */
+export function rangeText(spec: OptionSpec<unknown>): string | undefined {
+  if (spec.range) return `${spec.range[0]}..${spec.range[1]}`;
+  if (spec.choices) return spec.choices.join(', ');
+  return undefined;
 }
 
 /** A configuration value that cannot be used; its message is one line for the operator. */
@@ -144,24 +143,20 @@ export function parseBoolean(variable: string, value: string): boolean {
 
 /** Rewrites the boolean options' environment variables to the "true"/"false" the CLI parser reads. */
 export function normalizeBooleanEnv(env: NodeJS.ProcessEnv): void {
-  for (const [name, spec] of Object.entries(OPTION_SPECS)) {
+  for (const name of OPTION_NAMES) {
     const variable = envName(name);
     const value = env[variable];
-    if (spec.type === 'boolean' && value !== undefined) env[variable] = String(parseBoolean(variable, value));
+    if (OPTION_SPECS[name].type === 'boolean' && value !== undefined) env[variable] = String(parseBoolean(variable, value));
   }
 }
 
-function integer(name: string, value: unknown, min: number, max: number): number {
+function integer(name: keyof ServiceOptions, value: unknown): number {
+  const [min, max] = OPTION_SPECS[name].range!;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     throw new OptionError(`--${kebab(name)} must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
   return n;
-}
-
-/** The CLI spelling of an option, e.g. `corsOrigin` → `cors-origin`. */
-export function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
 function nonEmpty(name: string, value: unknown): string {
@@ -171,8 +166,8 @@ function nonEmpty(name: string, value: unknown): string {
   return value;
 }
 
-function parseOrigins(value: unknown): '*' | string[] {
-  if (Array.isArray(value)) return value.length === 0 ? '*' : value.map(String);
+function parseOrigins(value: unknown): '*' | readonly string[] {
+  if (Array.isArray(value)) return value.length === 0 ? '*' : Object.freeze(value.map(String));
   const text = nonEmpty('corsOrigin', value).trim();
   if (text === '*') return '*';
   const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
@@ -187,57 +182,31 @@ function parseOrigins(value: unknown): '*' | string[] {
       throw new OptionError(`--cors-origin: ${JSON.stringify(origin)} is not an origin (did you mean ${url.origin}?)`);
     }
   }
-  return origins;
+  return Object.freeze(origins);
 }
 
+/** Where the Redis that links the nodes is: an address, or a Consul service to look up. */
+export type RedisTarget = { url: string } | { host: string; port: number } | { service: string };
+
 /**
- * Merges `input` over the defaults and checks every value once, at start.
- * @throws {OptionError} naming the first bad value.
+ * Reads `--redis`: a `redis://`/`rediss://` URL, `host:port` (`[v6]:port` too), or a Consul service name.
+ * @throws {OptionError} for anything else.
  */
-export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unknown>> = {}): ServiceOptions {
-  const raw = { ...DEFAULT_OPTIONS, ...dropUndefined(input) };
-  const socketPath = nonEmpty('path', raw.path);
-  if (!socketPath.startsWith('/')) throw new OptionError(`--path must start with /, got ${JSON.stringify(socketPath)}`);
-  if (!LOG_FORMATS.includes(raw.logFormat as LogFormat)) {
-    throw new OptionError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw.logFormat)}`);
+export function parseRedisTarget(value: string): RedisTarget {
+  if (/^rediss?:\/\//i.test(value)) return { url: value };
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  if (match) {
+    const port = Number(match[3]);
+    if (port < 1 || port > 65535) throw new OptionError(`--redis: port ${port} is out of range`);
+    return { host: match[1] ?? match[2], port };
   }
-  return {
-    port: integer('port', raw.port, 0, 65535),
-    host: nonEmpty('host', raw.host),
-    https: Boolean(raw.https),
-    key: nonEmpty('key', raw.key),
-    cert: nonEmpty('cert', raw.cert),
-    path: socketPath.length > 1 ? socketPath.replace(/\/+$/, '') : socketPath,
-    corsOrigin: parseOrigins(raw.corsOrigin),
-    verbose: Boolean(raw.verbose),
-    logFormat: raw.logFormat as LogFormat,
-    maxHttpBufferSize: integer('maxHttpBufferSize', raw.maxHttpBufferSize, 1024, 1_073_741_824),
-    maxPublishBody: integer('maxPublishBody', raw.maxPublishBody, 1024, 1_073_741_824),
-    redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(raw.redis),
-    database: integer('database', raw.database, 0, 65535),
-    consulHost: httpUrl('consulHost', raw.consulHost),
-    clientToken: optionalSecret('clientToken', raw.clientToken),
-    publishToken: optionalSecret('publishToken', raw.publishToken),
-    console: Boolean(raw.console),
-    maxIdLength: integer('maxIdLength', raw.maxIdLength, 1, 1_000_000),
-    maxRoomsPerSocket: integer('maxRoomsPerSocket', raw.maxRoomsPerSocket, 1, 1_000_000),
-    maxConnections: integer('maxConnections', raw.maxConnections, 0, 10_000_000),
-    eventRate: integer('eventRate', raw.eventRate, 0, 1_000_000),
-    eventBurst: integer('eventBurst', raw.eventBurst, 1, 1_000_000),
-    maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes, 65_536, 1_073_741_824),
-    shutdownGrace: integer('shutdownGrace', raw.shutdownGrace, 0, 600_000),
-    metrics: Boolean(raw.metrics),
-    metricsPort: integer('metricsPort', raw.metricsPort, 0, 65535),
-  };
+  if (!value.includes(':')) return { service: value };
+  throw new OptionError(`--redis: ${JSON.stringify(value)} is neither host:port, a redis:// URL nor a Consul service name`);
 }
 
 function redisTarget(value: unknown): string {
   const text = nonEmpty('redis', value).trim();
-  try {
-    parseRedisTarget(text);
-  } catch (error) {
-    throw new OptionError((error as Error).message);
-  }
+  parseRedisTarget(text);
   return text;
 }
 
@@ -262,10 +231,52 @@ function httpUrl(name: string, value: unknown): string {
   return text;
 }
 
+/**
+ * Merges `input` over the defaults and checks every value once, at start. The result is frozen:
+ * every part of the node reads the same configuration, and none can change it.
+ * @throws {OptionError} naming the first bad value.
+ */
+export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unknown>> = {}): Readonly<ServiceOptions> {
+  const raw: Record<keyof ServiceOptions, unknown> = { ...DEFAULT_OPTIONS, ...dropUndefined(input) };
+  const socketPath = nonEmpty('path', raw.path);
+  if (!socketPath.startsWith('/')) throw new OptionError(`--path must start with /, got ${JSON.stringify(socketPath)}`);
+  if (!LOG_FORMATS.includes(raw.logFormat as LogFormat)) {
+    throw new OptionError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw.logFormat)}`);
+  }
+  return Object.freeze({
+    port: integer('port', raw.port),
+    host: nonEmpty('host', raw.host),
+    https: Boolean(raw.https),
+    key: nonEmpty('key', raw.key),
+    cert: nonEmpty('cert', raw.cert),
+    path: socketPath.length > 1 ? socketPath.replace(/\/+$/, '') : socketPath,
+    corsOrigin: parseOrigins(raw.corsOrigin),
+    verbose: Boolean(raw.verbose),
+    logFormat: raw.logFormat as LogFormat,
+    maxHttpBufferSize: integer('maxHttpBufferSize', raw.maxHttpBufferSize),
+    maxPublishBody: integer('maxPublishBody', raw.maxPublishBody),
+    redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(raw.redis),
+    database: integer('database', raw.database),
+    consulHost: httpUrl('consulHost', raw.consulHost),
+    clientToken: optionalSecret('clientToken', raw.clientToken),
+    publishToken: optionalSecret('publishToken', raw.publishToken),
+    console: Boolean(raw.console),
+    maxIdLength: integer('maxIdLength', raw.maxIdLength),
+    maxRoomsPerSocket: integer('maxRoomsPerSocket', raw.maxRoomsPerSocket),
+    maxConnections: integer('maxConnections', raw.maxConnections),
+    eventRate: integer('eventRate', raw.eventRate),
+    eventBurst: integer('eventBurst', raw.eventBurst),
+    maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes),
+    shutdownGrace: integer('shutdownGrace', raw.shutdownGrace),
+    metrics: Boolean(raw.metrics),
+    metricsPort: integer('metricsPort', raw.metricsPort),
+  });
+}
+
 /** The configuration as an operator may see it: secrets masked, unset options as null. */
 export function printableConfig(options: ServiceOptions): Record<string, unknown> {
   return Object.fromEntries(
-    (Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]).map((name) => {
+    OPTION_NAMES.map((name) => {
       const value = options[name];
       return [name, value === undefined ? null : OPTION_SPECS[name].secret ? '********' : value];
     }),
@@ -274,15 +285,15 @@ export function printableConfig(options: ServiceOptions): Record<string, unknown
 
 /** The README's table of options, one row per option: the README is checked against it. */
 export function optionsTable(): string {
-  const rows = (Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]).map((name) => {
-    const spec = OPTION_SPECS[name];
+  const rows = OPTION_NAMES.map((name) => {
+    const spec: OptionSpec<unknown> = OPTION_SPECS[name];
     const flag = (spec.alias ? `-${spec.alias}, ` : '') + `--${kebab(name)}`;
-    const fallback = DEFAULT_OPTIONS[name];
-    const shown = name === 'key' || name === 'cert' ? `certs/${path.basename(String(fallback))}` : fallback === undefined ? '(unset)' : Array.isArray(fallback) ? fallback.join(',') : String(fallback);
-    const choices = spec.choices ? ` (${spec.choices.join(', ')})` : '';
-    return `| \`${flag}\` | \`${envName(name)}\` | \`${shown}\` | ${spec.describe}${choices} |`;
+    const fallback = spec.default;
+    const shown = name === 'key' || name === 'cert' ? `certs/${path.basename(String(fallback))}` : fallback === undefined ? '(unset)' : String(fallback);
+    const range = rangeText(spec);
+    return `| \`${flag}\` | \`${envName(name)}\` | \`${shown}\` | ${range ? `\`${range}\`` : ''} | ${spec.describe} |`;
   });
-  return ['| option | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  return ['| option | environment | default | allowed | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createServer } from './create-server';
 import { createLogger } from './logger';
-import { DEFAULT_OPTIONS, envName, kebab, normalizeBooleanEnv, OPTION_SPECS, OptionError, printableConfig, resolveOptions, type ServiceOptions } from './options';
+import { envName, kebab, normalizeBooleanEnv, OPTION_SPECS, OptionError, printableConfig, rangeText, resolveOptions, type OptionSpec, type ServiceOptions } from './options';
 import { loadOrCreateCertificate } from './tls';
 
 const EXIT_USAGE = 2;
@@ -25,16 +25,17 @@ function parseArgs(argv: string[]) {
     .version()
     .option('print-config', { type: 'boolean', describe: 'print the effective configuration (secrets masked) and exit' })
     .epilogue('Every option can also be set from the environment: WS_ + its name in upper snake case, e.g. WS_CORS_ORIGIN. LOG_NAME sets the source of 2immerse log lines.');
-  for (const [name, spec] of Object.entries(OPTION_SPECS)) {
-    const fallback = DEFAULT_OPTIONS[name as keyof ServiceOptions];
+  for (const name of Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]) {
+    const spec: OptionSpec<unknown> = OPTION_SPECS[name];
+    const range = rangeText(spec);
     // Numbers are read as text so that a bad value is reported as typed, not as NaN.
     parser.option(kebab(name), {
       alias: spec.alias,
-      type: spec.type === 'number' ? 'string' : spec.type,
+      type: spec.type === 'integer' ? 'string' : spec.type,
       requiresArg: spec.type !== 'boolean',
-      // Choices are listed here rather than given to yargs, whose refusal spans several lines.
-      describe: `${spec.describe}${spec.choices ? ` (${spec.choices.join(', ')})` : ''} [env ${envName(name)}]`,
-      default: Array.isArray(fallback) ? fallback.join(',') : fallback,
+      // Ranges and choices are listed here rather than given to yargs, whose refusal spans several lines.
+      describe: `${spec.describe}${range ? ` (${range})` : ''} [env ${envName(name)}]`,
+      default: spec.default,
     });
   }
   return parser.parseSync();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import selfsigned from 'selfsigned';
-import type { TlsMaterial } from './create-server';
+import type { TlsMaterial } from './http-server';
 import type { Logger } from './logger';
 
 /**

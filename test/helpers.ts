@@ -51,6 +51,14 @@ export interface TestServer {
 }
 
 const cleanups: (() => unknown)[] = [];
+
+/** Socket.IO servers of this test process, for {@link TestClient.publicId}. */
+const liveServers = new Set<WebsocketService['io']>();
+
+/** Lets clients of a service built without {@link startServer} find their public ids. */
+export function registerService(service: WebsocketService): void {
+  liveServers.add(service.io);
+}
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -60,7 +68,11 @@ export async function startServer(options: CreateServerOptions = {}): Promise<Te
   const { logger, records } = memoryLogger();
   const service = createServer({ port: 0, host: '127.0.0.1', ...options }, { logger });
   const { port } = await service.listen();
-  cleanups.push(() => service.close());
+  registerService(service);
+  cleanups.push(() => {
+    liveServers.delete(service.io);
+    return service.close();
+  });
   const scheme = options.https ? 'https' : 'http';
   return { service, url: `${scheme}://127.0.0.1:${port}`, port, records };
 }
@@ -110,6 +122,18 @@ export class TestClient {
   get id(): string {
     const id = this.socket.id as string;
     return this.version === 'v4' || this.nsp === '/' || id.startsWith(`${this.nsp}#`) ? id : `${this.nsp}#${id}`;
+  }
+
+  /**
+   * The public id the server gave this socket: what its peers, the console and the logs see.
+   * `id` is Socket.IO's, which for 1.x/2.x clients carries the Engine.IO session id.
+   */
+  get publicId(): string {
+    for (const io of liveServers) {
+      const socket = io.of(this.nsp).sockets.get(this.id);
+      if (socket) return socket.data.id as string;
+    }
+    throw new Error(`no server holds socket ${this.id} on ${this.nsp}`);
   }
 
   get transport(): string {

@@ -92,7 +92,7 @@ export function createConsoleRouter(deps: ConsoleDeps): Router {
     if (!clientToken) return next();
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (tokenMatches(clientToken, bearer) || tokenMatches(clientToken, req.query.token)) return next();
-    logger.warn({ url: req.baseUrl + req.path, address: req.socket.remoteAddress }, 'console: refused request without a valid client token');
+    logger.warn({ path: req.baseUrl + req.path, address: req.socket.remoteAddress }, 'refused console request without a valid client token');
     res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'unauthorized: the client token is required' });
   };
 

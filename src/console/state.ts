@@ -1,12 +1,10 @@
 import type { Server } from 'socket.io';
 import type { SocketData } from '../events';
 import type { Logger } from '../logger';
-import { clientRoom } from '../protocol';
+import { NAMESPACES } from '../events';
+import { clientRoom } from '../rooms';
 
-/** The namespaces the console shows, in this order. */
-export const CONSOLE_NAMESPACES = ['/layout', '/bus', '/lobby', '/trigger'] as const;
-
-/** One socket in a room: its id, and the name from its last JOIN on `/layout` or `/bus`. */
+/** One socket in a room: its public id, and the name from its last JOIN on `/layout` or `/bus`. */
 export interface MemberState {
   id: string;
   name: string | null;
@@ -34,7 +32,6 @@ export interface ConsoleState {
 }
 
 interface SocketView {
-  id: string;
   rooms: Set<string>;
   data: Partial<SocketData>;
 }
@@ -49,7 +46,7 @@ export function roomsOf(sockets: SocketView[]): RoomState[] {
       const room = clientRoom(key);
       if (room === undefined) continue;
       const members = rooms.get(room) ?? [];
-      members.push({ id: socket.id, name: typeof socket.data?.name === 'string' ? socket.data.name : null });
+      members.push({ id: String(socket.data?.id), name: typeof socket.data?.name === 'string' ? socket.data.name : null });
       rooms.set(room, members);
     }
   }
@@ -67,14 +64,14 @@ export function roomsOf(sockets: SocketView[]): RoomState[] {
  */
 export async function readState(io: Server, logger: Logger): Promise<ConsoleState> {
   const namespaces = await Promise.all(
-    CONSOLE_NAMESPACES.map(async (name): Promise<NamespaceState> => {
+    NAMESPACES.map(async (name): Promise<NamespaceState> => {
       const nsp = io.of(name);
       let sockets: SocketView[];
       let partial = false;
       try {
         sockets = await nsp.fetchSockets();
       } catch (error) {
-        logger.warn({ nsp: name, err: (error as Error).message }, 'console: other nodes unreachable, showing this node only');
+        logger.warn({ nsp: name, err: error }, 'console: other nodes unreachable, showing this node only');
         sockets = await nsp.local.fetchSockets();
         partial = true;
       }

@@ -14,7 +14,7 @@ export async function membersOf<E extends object>(
   try {
     return await nsp.in(room).fetchSockets();
   } catch (error) {
-    logger.warn({ nsp: nsp.name, room, err: (error as Error).message }, 'other nodes unreachable: answering with this node\'s members');
+    logger.warn({ err: error }, "other nodes unreachable: answering with this node's members");
     return nsp.in(room).local.fetchSockets();
   }
 }

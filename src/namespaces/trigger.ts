@@ -1,6 +1,8 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NoEvents, SocketData, TriggerClientToServerEvents, TriggerServerToClientEvents } from '../events';
-import { ackOf, idReader, joinWithinLimit, roomKey, verb, type HandlerDeps } from '../protocol';
+import { idReader } from '../protocol';
+import { joinWithinLimit, roomKey } from '../rooms';
+import { ackOf, publicId, verbKit, type Handler, type NamespaceDeps } from './verb';
 
 export type TriggerNamespace = Namespace<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
 type TriggerSocket = Socket<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
@@ -13,34 +15,40 @@ const FORWARDS = {
 } as const;
 
 /** `/trigger`: the timeline editor's channel to the timeline service (Python, socketIO-client). */
-export function registerTrigger(io: Server, deps: HandlerDeps): TriggerNamespace {
+export function registerTrigger(io: Server, deps: NamespaceDeps): TriggerNamespace {
   const nsp: TriggerNamespace = io.of('/trigger');
-  const readId = idReader(deps.limits);
-  const log = (socket: TriggerSocket, event: string, room: string) =>
-    deps.logger.debug({ nsp: nsp.name, socket: socket.id, room }, event);
+  const { logger, limits } = deps;
+  const readId = idReader(limits);
+  const on = verbKit<TriggerSocket, keyof TriggerClientToServerEvents>(nsp, deps);
+  const log = (socket: TriggerSocket, event: string, room: string) => logger.debug({ socket: publicId(socket), room }, event);
+
+  const join = async (socket: TriggerSocket, id: unknown, ack: unknown) => {
+    const room = readId(id, 'room');
+    await joinWithinLimit(socket, room, limits);
+    log(socket, 'JOIN', room);
+    ackOf(ack)();
+  };
+
+  const leave = async (socket: TriggerSocket, id: unknown, ack: unknown) => {
+    const room = readId(id, 'room');
+    await socket.leave(roomKey(room));
+    log(socket, 'LEAVE', room);
+    ackOf(ack)();
+  };
+
+  const forwards = Object.entries(FORWARDS).map(([incoming, outgoing]): [keyof typeof FORWARDS, Handler<TriggerSocket>] => [
+    incoming as keyof typeof FORWARDS,
+    (socket, id, data) => {
+      const room = readId(id, 'room');
+      socket.to(roomKey(room)).emit(outgoing, data);
+      log(socket, incoming, room);
+    },
+  ]);
 
   nsp.on('connection', (socket: TriggerSocket) => {
-    socket.on('JOIN', verb(socket, deps, 'JOIN', async (id: unknown, ack: unknown) => {
-      const room = readId(id, 'room');
-      await joinWithinLimit(socket, room, deps.limits);
-      log(socket, 'JOIN', room);
-      ackOf(ack)();
-    }));
-
-    socket.on('LEAVE', verb(socket, deps, 'LEAVE', async (id: unknown, ack: unknown) => {
-      const room = readId(id, 'room');
-      await socket.leave(roomKey(room));
-      log(socket, 'LEAVE', room);
-      ackOf(ack)();
-    }));
-
-    for (const [incoming, outgoing] of Object.entries(FORWARDS) as [keyof typeof FORWARDS, (typeof FORWARDS)[keyof typeof FORWARDS]][]) {
-      socket.on(incoming, verb(socket, deps, incoming, (id: unknown, data: unknown) => {
-        const room = readId(id, 'room');
-        socket.to(roomKey(room)).emit(outgoing, data);
-        log(socket, incoming, room);
-      }));
-    }
+    on(socket, 'JOIN', join);
+    on(socket, 'LEAVE', leave);
+    for (const [incoming, forward] of forwards) on(socket, incoming, forward);
   });
   return nsp;
 }

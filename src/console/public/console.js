@@ -540,7 +540,7 @@
           els.liveText.textContent = 'Live';
           els.live.title = 'Updated ' + clock(new Date(state.time)) + '; refreshed every second from the whole cluster';
           // Redraw only when something shown changed: keeps focus and scroll still.
-          var text = JSON.stringify([state.namespaces, currentNsp(), joinedRooms, socket && socket.connected ? socket.id : null]);
+          var text = JSON.stringify([state.namespaces, currentNsp(), joinedRooms, myName]);
           if (text !== lastStateText) {
             lastStateText = text;
             lastState = state;
@@ -583,7 +583,9 @@
     document.getElementById('join').focus();
   }
 
-  function memberChip(member, selfId) {
+  // The service shows public ids only, never this page's own socket id: this page is the member
+  // of a room it joined that bears its name.
+  function memberChip(member, self) {
     var chip;
     if (member.name !== null && member.name !== undefined) {
       chip = el('span', 'chip', member.name);
@@ -593,14 +595,13 @@
       chip = el('span', 'chip mono', '#' + shortId);
       chip.title = member.id;
     }
-    if (selfId && member.id === selfId) chip.classList.add('you');
+    if (self && member.name === myName) chip.classList.add('you');
     return chip;
   }
 
   function renderState(state) {
     // Keep keyboard focus on the same room button across a redraw.
     var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
-    var selfId = socket && socket.connected ? socket.id : null;
     var frag = document.createDocumentFragment();
     state.namespaces.forEach(function (ns) {
       var card = el('section', 'ns');
@@ -638,7 +639,7 @@
           item.appendChild(roomHead);
           var members = el('div', 'members');
           room.members.slice(0, MAX_CHIPS).forEach(function (member) {
-            members.appendChild(memberChip(member, ns.name === currentNsp() ? selfId : null));
+            members.appendChild(memberChip(member, ns.name === currentNsp() && joinedRooms.indexOf(room.name) >= 0));
           });
           if (room.members.length > MAX_CHIPS) members.appendChild(el('span', 'chip mono', '+' + (room.members.length - MAX_CHIPS) + ' more'));
           item.appendChild(members);

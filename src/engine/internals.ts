@@ -1,0 +1,102 @@
+/**
+ * The private shapes of engine.io and Socket.IO that this service reaches into, declared once.
+ * Nothing outside `src/engine/` casts to them: the rest of the code calls the functions this wing
+ * exports. `patchEngine()` refuses to start on versions these shapes were not checked against.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket as NetSocket } from 'node:net';
+import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
+import type { Namespace, Server, Socket } from 'socket.io';
+
+/** A `ws` WebSocket as engine.io's WebSocket transport holds it. */
+export interface WsInternals {
+  _socket?: NetSocket;
+  bufferedAmount?: number;
+  terminate?(): void;
+  listeners(event: string): ((...args: unknown[]) => void)[];
+  removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** What engine.io 6's v3 parser offers (not exported by the package). */
+export interface V3Parser {
+  encodePayload(packets: unknown[], supportsBinary: unknown, callback: (data: string | Buffer) => void): void;
+  encodePayloadAsBinary(packets: unknown[], callback: (data: string | Buffer) => void): void;
+}
+
+/** An engine.io transport: polling or websocket. */
+export interface TransportInternals {
+  name: string;
+  protocol: 3 | 4;
+  writable: boolean;
+  supportsBinary: boolean;
+  parser: V3Parser;
+  /** The WebSocket, on the websocket transport. */
+  socket?: WsInternals;
+  _events?: Record<PropertyKey, unknown>;
+}
+
+/** A request as engine.io hands it over: it adds the parsed `_query`. */
+export type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
+
+/** An engine.io socket (one Engine.IO session). */
+export interface EngineSocketInternals {
+  id: string;
+  readyState: string;
+  protocol: 3 | 4;
+  writeBuffer: { data?: unknown }[];
+  transport: TransportInternals;
+  request: EngineRequest | HandshakeRequest;
+  flush(): void;
+  close(discard?: boolean): void;
+  _events?: Record<PropertyKey, unknown>;
+  /** Ours: the last event-loop turn in which this socket wrote straight through (coalesce.ts). */
+  coalesceTurn?: number;
+}
+
+/** What Socket.IO reads from an Engine.IO connection's request when a namespace connects. */
+export interface HandshakeRequest {
+  headers: IncomingMessage['headers'];
+  url: string | undefined;
+  method: string | undefined;
+  /** The parsed query string of the Engine.IO handshake (`lobbyId`, `token`, …). */
+  _query: Record<string, string>;
+  connection: { encrypted: boolean };
+}
+
+/** engine.io's server: its client table and transport factory are protected in its typings. */
+export interface EngineServerInternals {
+  clients: Record<string, EngineSocket>;
+  createTransport(name: string, req: IncomingMessage): unknown;
+}
+
+/** Socket.IO's server: the namespace table. */
+export interface ServerInternals {
+  _nsps: Map<string, Namespace>;
+}
+
+/** A Socket.IO namespace socket: the hook every outgoing packet passes. */
+export interface SocketInternals {
+  notifyOutgoingListeners(packet: unknown): void;
+  _events?: Record<PropertyKey, unknown>;
+}
+
+/** A Socket.IO client (one per Engine.IO connection): its namespace sockets and packet entry. */
+export interface ClientInternals {
+  conn: EngineSocketInternals;
+  nsps: Map<string, Socket>;
+  ondecoded(packet: DecodedPacket): void;
+  _parseNamespace(packet: DecodedPacket): { namespace: string };
+}
+
+/** A decoded Socket.IO packet. */
+export interface DecodedPacket {
+  type: number;
+  nsp: string;
+  data?: unknown;
+  id?: number;
+}
+
+export const engineServerOf = (engine: EngineServer) => engine as unknown as EngineServerInternals;
+export const engineSocketOf = (socket: EngineSocket) => socket as unknown as EngineSocketInternals;
+export const serverOf = (io: Server) => io as unknown as ServerInternals;
+export const socketOf = (socket: Socket) => socket as unknown as SocketInternals;

@@ -1,0 +1,24 @@
+import type { Server } from 'socket.io';
+import type { NamespaceName } from '../events';
+import type { Logger } from '../logger';
+import { registerLobby } from './lobby';
+import { registerRooms, type RoomNamespace } from './rooms';
+import { registerTrigger } from './trigger';
+import type { NamespaceDeps } from './verb';
+
+/** How each namespace is registered: `/layout` and `/bus` speak the same verbs. */
+const REGISTER: { [N in NamespaceName]: (io: Server, deps: NamespaceDeps) => unknown } = {
+  '/layout': (io, deps) => registerRooms(io, '/layout', deps),
+  '/bus': (io, deps) => registerRooms(io, '/bus', deps),
+  '/lobby': registerLobby,
+  '/trigger': registerTrigger,
+};
+
+/**
+ * Registers the four namespaces, each with its own child logger (`{ nsp }`).
+ * @returns `/bus`, which `POST /bus-message` publishes to.
+ */
+export function registerNamespaces(io: Server, deps: Omit<NamespaceDeps, 'logger'> & { logger: Logger }): RoomNamespace {
+  for (const [nsp, register] of Object.entries(REGISTER)) register(io, { ...deps, logger: deps.logger.child({ nsp }) });
+  return io.of('/bus') as RoomNamespace;
+}

@@ -1,0 +1,70 @@
+import { execFile, spawn } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { connect, json, startServer } from '../helpers';
+
+const CLI = path.resolve(__dirname, '../..', 'dist', 'cli-client.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [CLI, ...args], { timeout: 15_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+describe('websocket-service-cli', () => {
+  it('listen prints each EVENT as one JSON line; notify, clients and post work against a real server', async () => {
+    const { url } = await startServer();
+    const listener = spawn(process.execPath, [CLI, 'listen', '--url', url, '--namespace', '/bus', '--room', 'debug', '--name', 'cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    listener.stdout.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
+    await new Promise((resolve) => listener.stderr.once('data', resolve));
+
+    const clients = await cli(['clients', '--url', url, '--namespace', '/bus', '--room', 'debug']);
+    expect(clients).toMatchObject({ code: 0, stdout: '["cli"]\n' });
+
+    expect((await cli(['notify', '--url', url, '--namespace', '/bus', '--room', 'debug', '--message', '{"n":1}', '--name', 'ops'])).code).toBe(0);
+    expect((await cli(['post', '--url', url, '--room', 'debug', '--message', '[2]'])).code).toBe(0);
+    const member = await connect('v4', url, '/bus');
+    await member.request('JOIN', json({ room: 'debug', name: 'm' }));
+    expect((await cli(['post', '--url', url, '--room', 'debug', '--message', '"three"'])).code).toBe(0);
+    expect(await member.nextValue('EVENT')).toEqual({ sender: 'POST', room: 'debug', message: 'three' });
+
+    await expect.poll(() => lines.length).toBe(3);
+    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events.map(({ time, ...event }) => (expect(typeof time).toBe('string'), event))).toEqual([
+      { sender: 'ops', room: 'debug', message: { n: 1 } },
+      { sender: 'POST', room: 'debug', message: [2] },
+      { sender: 'POST', room: 'debug', message: 'three' },
+    ]);
+    listener.kill('SIGINT');
+    expect(await new Promise((resolve) => listener.on('exit', resolve))).toBe(0);
+  });
+
+  it('exits 1 when the server is unreachable, 2 on usage errors, 3 when the server refuses', async () => {
+    const { url } = await startServer({ publishToken: 'publish-secret' });
+    const unreachable = await cli(['clients', '--url', 'http://127.0.0.1:1', '--room', 'r', '--timeout', '2000']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot connect to http:\/\/127\.0\.0\.1:1/);
+    expect((await cli(['post', '--url', 'http://127.0.0.1:1', '--room', 'r', '--message', '1'])).code).toBe(1);
+
+    const badJson = await cli(['notify', '--url', url, '--room', 'r', '--message', '{oops']);
+    expect(badJson).toMatchObject({ code: 2, stderr: expect.stringMatching(/--message is not valid JSON/) });
+    expect((await cli(['shout', '--url', url, '--room', 'r'])).code).toBe(2);
+    expect((await cli(['notify', '--room', 'r'])).code).toBe(2);
+
+    const refused = await cli(['notify', '--url', url, '--room', 'x'.repeat(600), '--message', '1']);
+    expect(refused).toMatchObject({ code: 3, stderr: expect.stringMatching(/server refused NOTIFY: room is longer than 512 characters/) });
+    const unauthorized = await cli(['post', '--url', url, '--room', 'r', '--message', '1']);
+    expect(unauthorized).toMatchObject({ code: 3, stderr: expect.stringMatching(/server answered 401/) });
+    expect((await cli(['post', '--url', url, '--room', 'r', '--message', '1', '--token', 'publish-secret'])).code).toBe(0);
+  });
+
+  it('sends the client token in the handshake', async () => {
+    const { url } = await startServer({ clientToken: 'client-secret' });
+    const refused = await cli(['clients', '--url', url, '--room', 'r']);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/unauthorized/) });
+    expect(await cli(['clients', '--url', url, '--room', 'r', '--token', 'client-secret'])).toMatchObject({ code: 0, stdout: '[]\n' });
+  });
+});

@@ -1,0 +1,128 @@
+import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connect, json, startServer, type TestServer } from '../helpers';
+import { RedisServer, redisMissing, waitReady } from '../support/redis';
+import { roomScenarios } from '../support/room-scenarios';
+
+describe.skipIf(redisMissing)('cluster of two nodes through Redis', () => {
+  let redis: RedisServer;
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(() => redis?.kill());
+  beforeEach(async () => {
+    a = await startServer({ redis: redis.address });
+    b = await startServer({ redis: redis.address });
+    await Promise.all([waitReady(a.url), waitReady(b.url)]);
+  });
+
+  // Subscribers on node A, publishers on node B.
+  const topology = () => ({ subscriber: () => a.url, publisher: () => b.url });
+  describe('/layout', () => roomScenarios('/layout', topology));
+  describe('/bus', () => roomScenarios('/bus', topology));
+
+  it('delivers POST /bus-message sent to either node to /bus members on both', async () => {
+    const onA = await connect('v4', a.url, '/bus');
+    const onB = await connect('v2', b.url, '/bus');
+    await onA.request('JOIN', json({ room: 'posted', name: 'a' }));
+    await onB.request('JOIN', json({ room: 'posted', name: 'b' }));
+    for (const node of [a, b]) {
+      const response = await fetch(`${node.url}/bus-message/posted`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: json({ from: node.port }),
+      });
+      expect(response.status).toBe(200);
+      const expected = { sender: 'POST', room: 'posted', message: { from: node.port } };
+      expect(await onA.nextValue('EVENT')).toEqual(expected);
+      expect(await onB.nextValue('EVENT')).toEqual(expected);
+    }
+  });
+
+  it('runs the lobby across nodes: JOINED, PEERS, MESSAGE, RTCSIGNAL, LEFT', async () => {
+    const first = await connect('v4', a.url, '/lobby', { query: { lobbyId: 'L' } });
+    expect(await first.nextValue('JOINED')).toBe(first.publicId);
+    expect(await first.nextValue('PEERS')).toEqual([]);
+    const second = await connect('v1', b.url, '/lobby', { query: { lobbyId: 'L' } });
+    expect(await first.nextValue('JOINED')).toBe(second.publicId);
+    expect(await second.nextValue('JOINED')).toBe(second.publicId);
+    expect(await second.nextValue('PEERS')).toEqual([first.publicId]);
+
+    second.emit('BROADCAST', { message: 'hello' });
+    expect(await first.nextValue('MESSAGE')).toEqual({ from: second.publicId, message: 'hello' });
+    expect(await second.nextValue('MESSAGE')).toEqual({ from: second.publicId, message: 'hello' });
+
+    second.emit('RTCSIGNAL', { to: first.publicId, sdp: 'offer' });
+    expect(await first.nextValue('RTCSIGNAL')).toEqual({ to: first.publicId, sdp: 'offer', from: second.publicId });
+
+    const stranger = await connect('v4', b.url, '/lobby', { query: { lobbyId: 'other' } });
+    stranger.emit('RTCSIGNAL', { to: first.publicId, sdp: 'spam' });
+    expect(await stranger.nextValue('ERROR')).toMatchObject({ event: 'RTCSIGNAL' });
+    expect(await first.drain('RTCSIGNAL')).toEqual([]);
+
+    const secondId = second.publicId;
+    second.close();
+    expect(await first.nextValue('LEFT')).toBe(secondId);
+  });
+
+  it('forwards /trigger broadcasts across nodes', async () => {
+    const editor = await connect('v2', a.url, '/trigger', { transport: 'polling' });
+    expect(await editor.request('JOIN', 'timeline-1')).toEqual([]);
+    const service = await connect('v4', b.url, '/trigger');
+    service.emit('BROADCAST_UPDATES', 'timeline-1', { clock: 12 });
+    expect(await editor.nextValue('UPDATES')).toEqual({ clock: 12 });
+    expect(await service.drain('UPDATES')).toEqual([]);
+  });
+
+  describe('Consul look-up', () => {
+    let consul: http.Server;
+    let consulUrl: string;
+    let requested: string[];
+    beforeAll(async () => {
+      requested = [];
+      consul = http.createServer((req, res) => {
+        requested.push(req.url ?? '');
+        res.setHeader('content-type', 'application/json');
+        // The shape of Consul's /v1/catalog/service/NAME answer (abridged to real fields).
+        const entries = req.url === '/v1/catalog/service/redis'
+          ? [{ ID: 'a1', Node: 'node-1', Address: '127.0.0.1', Datacenter: 'dc1', TaggedAddresses: {}, NodeMeta: {}, ServiceKind: '', ServiceID: 'redis-1', ServiceName: 'redis', ServiceTags: [], ServiceAddress: '', ServicePort: redis.port, ServiceEnableTagOverride: false, CreateIndex: 10, ModifyIndex: 10 }]
+          : [];
+        res.end(JSON.stringify(entries));
+      });
+      await new Promise<void>((resolve) => consul.listen(0, '127.0.0.1', resolve));
+      consulUrl = `http://127.0.0.1:${(consul.address() as { port: number }).port}`;
+    });
+    afterAll(() => new Promise((resolve) => consul.close(resolve)));
+
+    it('finds Redis by service name and links through it', async () => {
+      const viaConsul = await startServer({ redis: 'redis', consulHost: consulUrl });
+      await waitReady(viaConsul.url);
+      expect(requested).toContain('/v1/catalog/service/redis');
+      const subscriber = await connect('v4', a.url, '/layout');
+      await subscriber.request('JOIN', json({ room: 'consul', name: 's' }));
+      const publisher = await connect('v4', viaConsul.url, '/layout');
+      publisher.emit('NOTIFY', json({ room: 'consul', message: 'found' }));
+      expect(await subscriber.nextValue('EVENT')).toEqual({ sender: 'unknown', room: 'consul', message: 'found' });
+    });
+
+    it('stops the process with a clear message and a non-zero exit when the look-up fails', async () => {
+      const server = path.resolve(__dirname, '../..', 'dist', 'server.js');
+      const run = (args: string[]) =>
+        promisify(execFile)(process.execPath, [server, '-p', '0', '--host', '127.0.0.1', ...args], { timeout: 10_000 }).then(
+          () => ({ code: 0, output: '' }),
+          (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, output: error.stdout + error.stderr }),
+        );
+      const unknown = await run(['-r', 'no-such-service', '-c', consulUrl]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.output).toMatch(/knows no instance of service no-such-service/);
+      const unreachable = await run(['-r', 'redis', '-c', 'http://127.0.0.1:1']);
+      expect(unreachable.code).toBe(1);
+      expect(unreachable.output).toMatch(/Consul look-up of redis at http:\/\/127\.0\.0\.1:1 failed/);
+    });
+  });
+});

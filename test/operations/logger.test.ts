@@ -1,0 +1,42 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, formatPlatformLine } from '../../src/logger';
+
+// vitest.config.ts runs the suite with TZ=UTC, so the offset below is +0000.
+const LISTENING = {
+  level: 30,
+  time: Date.parse('2026-11-25T16:16:21.507Z'),
+  id: 'abc',
+  msg: 'Listening on port HTTP/3000',
+};
+
+describe('2immerse log format', () => {
+  it('reproduces the platform line of PROTOCOL.md exactly', () => {
+    expect(formatPlatformLine(LISTENING, 'websocket-service')).toBe(
+      `2-Immerse subSource:ws level:INFO  id:"abc"  logmessage:'Listening on port HTTP/3000' sourcetime:2026-11-25T16:16:21.507+0000 source:websocket-service\n`,
+    );
+  });
+
+  it("turns single quotes in the message into double quotes and maps pino's levels", () => {
+    const line = formatPlatformLine({ level: 40, time: LISTENING.time, msg: "it's 'quoted'", room: 'r' }, 'x');
+    expect(line).toBe(`2-Immerse subSource:ws level:WARN  room:"r"  logmessage:'it"s "quoted"' sourcetime:2026-11-25T16:16:21.507+0000 source:x\n`);
+  });
+
+  it('is what createLogger writes, debug records only when verbose', () => {
+    for (const verbose of [false, true]) {
+      const out = new PassThrough();
+      const logger = createLogger({ format: '2immerse', verbose, source: 'svc', destination: out });
+      logger.debug({ room: 'r' }, 'JOIN');
+      logger.info('ready');
+      const lines = String(out.read()).trim().split('\n');
+      expect(lines.map((l) => /level:(\w+)/.exec(l)?.[1])).toEqual(verbose ? ['DEBUG', 'INFO'] : ['INFO']);
+      expect(lines.every((l) => l.endsWith(' source:svc'))).toBe(true);
+    }
+  });
+
+  it('writes pino JSON by default', () => {
+    const out = new PassThrough();
+    createLogger({ format: 'json', verbose: false, destination: out }).info({ nsp: '/layout' }, 'hello');
+    expect(JSON.parse(String(out.read()))).toMatchObject({ level: 30, nsp: '/layout', msg: 'hello' });
+  });
+});
