@@ -14,13 +14,13 @@ export function tokenMatches(expected: string, given: unknown): boolean {
 }
 
 /**
- * Admits only sockets that bring `token`: v4 clients in `auth.token`, 1.x clients as the `token`
- * query parameter (2.x clients' namespace query arrives in `auth` too).
+ * Admits only sockets that bring one of `tokens`: v4 clients in `auth.token`, 1.x clients as the
+ * `token` query parameter (2.x clients' namespace query arrives in `auth` too).
  */
-export function requireClientToken(nsp: Namespace, token: string, { logger, metrics }: { logger: Logger; metrics: Metrics }): void {
+export function requireClientToken(nsp: Namespace, tokens: string[], { logger, metrics }: { logger: Logger; metrics: Metrics }): void {
   nsp.use((socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    if (tokenMatches(token, auth.token) || tokenMatches(token, socket.handshake.query.token)) return next();
+    if (tokens.some((token) => tokenMatches(token, auth.token) || tokenMatches(token, socket.handshake.query.token))) return next();
     const refusal = refuse('unauthorized');
     metrics.refused(refusal.metric);
     logger.warn({ nsp: nsp.name, address: socket.handshake.address, reason: refusal.code }, 'refused connection without a valid client token');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -7,11 +8,11 @@ import { Server } from 'socket.io';
 import { connectCluster, type Readiness, type RedisLink } from './cluster';
 import { createConsoleRouter } from './console';
 import { patchEngine } from './engine';
-import { admission, guardNamespaces, type NodeState } from './guards';
+import { admission, checkOrigins, guardNamespaces, TOKEN_ADMISSION_TIMEOUT_MS, trackAdmission, type NodeState } from './guards';
 import { createApp } from './http';
 import { closeGracefully, createHttpServer, listen, type TlsMaterial } from './http-server';
 import { dropSlowConsumers } from './limits';
-import type { Logger } from './logger';
+import { requestSummary, type Logger } from './logger';
 import { createMetrics, metricsHandler, NO_METRICS } from './metrics';
 import { registerNamespaces } from './namespaces';
 import { resolveOptions, type ServiceOptions } from './options';
@@ -39,6 +40,8 @@ export interface WebsocketService {
   httpServer: http.Server | https.Server;
   /** The `/metrics` listener, when `metricsPort` puts it apart from `httpServer`. */
   metricsServer?: http.Server;
+  /** The token the console requires: `consoleToken`, or the one generated at start. Unset with `console: false`. */
+  consoleToken: string | undefined;
   /** Starts listening on the configured host and port; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /** Disconnects every client and stops listening, within `shutdownGrace`. Safe to call more than once. */
@@ -61,8 +64,10 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   const { tls, ...rest } = input;
   const options = resolveOptions(rest);
   const logger = deps.logger ?? pino({ level: 'silent' });
+  const generatedToken = options.console && !options.consoleToken ? randomBytes(18).toString('base64url') : undefined;
+  const consoleToken = options.console ? (options.consoleToken ?? generatedToken) : undefined;
   let redis: RedisLink | undefined;
-  const state: NodeState = { closing: false, clients: () => io.engine.clientsCount };
+  const state: NodeState = { closing: false, clients: () => 0 };
   const readiness = (): Readiness => {
     if (state.closing) return { ready: false, reason: 'shutting down' };
     if (!options.redis) return { ready: true };
@@ -78,7 +83,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   });
   const prometheus = options.metrics ? createMetrics(io, readiness, Boolean(options.redis)) : undefined;
   const metrics = prometheus ?? NO_METRICS;
-  guardNamespaces(io, { options, logger, metrics, prometheus });
+  guardNamespaces(io, { options, consoleToken, logger, metrics, prometheus });
   const bus = registerNamespaces(io, { logger, limits: options, metrics });
 
   const serveMetrics = prometheus && metricsHandler(prometheus.registry);
@@ -89,13 +94,22 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     bus,
     readiness,
     maxPublishBody: options.maxPublishBody,
+    maxIdLength: options.maxIdLength,
     publishToken: options.publishToken,
-    console: options.console ? createConsoleRouter({ io, socketPath: options.path, clientToken: options.clientToken, logger: logger.child({ component: 'console' }) }) : undefined,
+    console: consoleToken ? createConsoleRouter({ io, socketPath: options.path, token: consoleToken, logger: logger.child({ component: 'console' }) }) : undefined,
   });
 
   const transport = createHttpServer(app, options.https ? { tls, key: options.key, cert: options.cert } : undefined);
   io.attach(transport.server);
   patchEngine(io);
+  // With a token required, sessions that never get into a namespace are capped and cut soon;
+  // without one, every session is admitted at its first CONNECT anyway.
+  const admission_ = trackAdmission(io, {
+    maxPendingPerAddress: options.clientToken ? options.maxPendingPerAddress : Infinity,
+    admissionTimeoutMs: options.clientToken ? TOKEN_ADMISSION_TIMEOUT_MS : 0,
+  });
+  state.clients = admission_.admitted;
+  checkOrigins(io, options, logger);
   io.engine.on('connection_error', (error: { code: number; message: string; req: http.IncomingMessage }) => {
     logger.warn({ code: error.code, reason: error.message, ...requestSummary(error.req) }, 'refused Engine.IO connection');
   });
@@ -108,6 +122,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     closing ??= (async () => {
       state.closing = true;
       stopSweeping();
+      admission_.stop();
       logger.info({ clients: io.engine.clientsCount, graceMs: options.shutdownGrace }, 'Shutting down: closing client connections');
       // Clients see their transport close and reconnect, to another node behind the proxy.
       await closeGracefully(transport, options.shutdownGrace, () => io.close());
@@ -124,6 +139,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     io,
     httpServer: transport.server,
     metricsServer: metricsServer?.server,
+    consoleToken,
     async listen() {
       if (options.redis && !redis) redis = await connectCluster(io, options, logger.child({ component: 'cluster' }));
       if (metricsServer && !metricsServer.server.listening) {
@@ -132,17 +148,14 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
       }
       const address = await listen(transport.server, options.port, options.host);
       logger.info({ host: address.address }, `Listening on port ${options.https ? 'HTTPS' : 'HTTP'}/${address.port}`);
+      // A developer's one-click console; an operator sets --console-token and nothing is logged.
+      if (generatedToken) {
+        const host = address.family === 'IPv6' ? `[${address.address === '::' ? '::1' : address.address}]` : address.address === '0.0.0.0' ? 'localhost' : address.address;
+        const url = `${options.https ? 'https' : 'http'}://${host}:${address.port}/console/?token=${generatedToken}`;
+        logger.info({ url }, 'Console token generated for this run (set --console-token to choose one)');
+      }
       return address;
     },
     close,
   };
-}
-
-/**
- * What may be logged of a refused Engine.IO request: the path and protocol parameters only. The
- * full URL would carry the session id and the 1.x/2.x clients' `?token=`, both credentials.
- */
-export function requestSummary(req: http.IncomingMessage): { path: string; eio?: string; transport?: string } {
-  const url = new URL(req.url ?? '/', 'http://x');
-  return { path: url.pathname, eio: url.searchParams.get('EIO') ?? undefined, transport: url.searchParams.get('transport') ?? undefined };
 }

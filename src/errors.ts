@@ -41,11 +41,12 @@ export const REFUSALS = {
     when: 'a payload that must be an object (or its JSON string) is a number, an array, `null`, …',
   }),
   too_deep: row({ metric: 'invalid_payload', reply: 'ERROR', text: (what: string) => `${what} is nested deeper than ${MAX_DEPTH} levels`, when: `a payload nests deeper than ${MAX_DEPTH} levels` }),
+  bad_ack_id: row({ metric: 'invalid_payload', reply: 'ERROR', text: () => 'acknowledgement id out of range', when: 'an event asks for an ack with an id that is not a safe integer (more than 15 digits)' }),
   missing_message: row({ metric: 'invalid_payload', reply: 'ERROR', text: () => 'message is missing', when: 'a NOTIFY has no `message` field' }),
   invalid_id: row({
     metric: 'invalid_id',
     reply: 'ERROR',
-    text: (what: string, got: string) => `${what} must be a non-empty string or a number, got ${got}`,
+    text: (what: string, got: string) => `${what} must be a non-empty string or a finite number, got ${got}`,
     when: 'a room, name, lobby or peer id is missing, empty, or neither a string nor a finite number',
   }),
   id_too_long: row({ metric: 'id_too_long', reply: 'ERROR', text: (what: string, max: number) => `${what} is longer than ${max} characters`, when: 'an id is longer than `--max-id-length`' }),

@@ -3,33 +3,130 @@
  * shutdown, capacity) and the middleware every namespace gets before its own (public id, client
  * token, event rate, metrics).
  */
-import type { Server, ServerOptions } from 'socket.io';
+import type { IncomingMessage } from 'node:http';
+import type { Socket as EngineSocket } from 'engine.io';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import { requireClientToken } from './auth';
-import { NAMESPACES } from './events';
+import { cutSession, refuseUnsafeAckIds } from './engine';
+import { refuse } from './errors';
+import { NAMESPACES, type ErrorReply } from './events';
 import { assignPublicIds } from './identity';
 import { eventRateLimiter } from './limits';
-import type { Logger } from './logger';
+import { requestSummary, type Logger } from './logger';
 import type { Metrics, PrometheusMetrics } from './metrics';
 import type { ServiceOptions } from './options';
 
 /** What admission reads of the node as it runs. */
 export interface NodeState {
   closing: boolean;
-  /** Engine.IO sessions open now. */
+  /** Connections admitted to a namespace, open now. */
   clients(): number;
 }
 
+/** How long a session may stay unadmitted to any namespace when clients need a token, in ms. */
+export const TOKEN_ADMISSION_TIMEOUT_MS = 5000;
+
+/** How long a new session may wait for its first CONNECT before it counts as idle, in ms. */
+const PENDING_GRACE_MS = 1000;
+
+/** What {@link trackAdmission} needs. */
+export interface AdmissionLimits {
+  maxPendingPerAddress: number;
+  /** Sessions not admitted within this long are cut; 0 leaves them to Socket.IO's own timeout. */
+  admissionTimeoutMs: number;
+}
+
+/** Admitted connections, open now, and a way to stop the sweep of pending ones. */
+export interface AdmissionTracker {
+  admitted(): number;
+  stop(): void;
+}
+
 /**
- * Decides on each new Engine.IO session, for both transports: CORS headers only bind browsers on
- * polling, and a WebSocket handshake carries Origin but no preflight, so origins are checked
- * here. The node also refuses sessions while shutting down or when it is full.
+ * Counts the connections admitted to a namespace (past its middleware: token, lobby id), which is
+ * what `--max-connections` limits, so that sessions that never present the token cannot take the
+ * slots of clients that do. Sessions not yet admitted are capped per remote address: beyond
+ * `maxPendingPerAddress`, the oldest of that address is cut if it has been idle for a second (a
+ * real client sends its CONNECT within milliseconds of its handshake); and with
+ * `admissionTimeoutMs` they are cut once that old. Cut, not closed: a polling session that is not
+ * polling would otherwise linger for engine.io's 30 s close timeout.
+ */
+export function trackAdmission(io: Server, { maxPendingPerAddress, admissionTimeoutMs }: AdmissionLimits): AdmissionTracker {
+  let admitted = 0;
+  const admittedConnections = new WeakSet<EngineSocket>();
+  /** Per address, the sessions not admitted yet and when each opened, oldest first. */
+  const pending = new Map<string, Map<EngineSocket, number>>();
+  const stopPending = (connection: EngineSocket) => {
+    const sessions = pending.get(connection.remoteAddress);
+    if (!sessions?.delete(connection)) return;
+    if (sessions.size === 0) pending.delete(connection.remoteAddress);
+  };
+  // A shared listener: the connection is `this`, so nothing is allocated per connection.
+  function onClose(this: EngineSocket) {
+    if (admittedConnections.has(this)) admitted -= 1;
+    else stopPending(this);
+  }
+  io.engine.on('connection', (connection: EngineSocket) => {
+    let sessions = pending.get(connection.remoteAddress);
+    if (!sessions) pending.set(connection.remoteAddress, (sessions = new Map()));
+    if (sessions.size >= maxPendingPerAddress) {
+      // Only an idle one: a burst of real clients through one proxy must not cut each other.
+      const [[oldest, opened]] = sessions;
+      if (Date.now() - opened > PENDING_GRACE_MS) {
+        sessions.delete(oldest);
+        cutSession(oldest);
+      }
+    }
+    sessions.set(connection, Date.now());
+    connection.once('close', onClose);
+  });
+  const onAdmitted = (socket: Socket) => {
+    if (admittedConnections.has(socket.conn)) return;
+    admittedConnections.add(socket.conn);
+    admitted += 1;
+    stopPending(socket.conn);
+  };
+  for (const name of ['/', ...NAMESPACES]) io.of(name).on('connection', onAdmitted);
+
+  const sweep =
+    admissionTimeoutMs > 0
+      ? setInterval(() => {
+          const expired = Date.now() - admissionTimeoutMs;
+          for (const sessions of pending.values()) {
+            for (const [connection, opened] of sessions) {
+              if (opened > expired) break;
+              cutSession(connection);
+            }
+          }
+        }, Math.min(1000, admissionTimeoutMs)).unref()
+      : undefined;
+  return { admitted: () => admitted, stop: () => clearInterval(sweep) };
+}
+
+/**
+ * Checks the Origin of every Engine.IO request when `--cors-origin` restricts it: handshakes,
+ * polls and POSTs of an existing session, and WebSocket upgrades. CORS headers only bind browsers
+ * on polling, and a WebSocket handshake carries Origin but no preflight, so the server checks.
+ * Requests without an Origin (non-browser clients) pass. Run for every request, after attach.
+ */
+export function checkOrigins(io: Server, options: ServiceOptions, logger: Logger): void {
+  if (options.corsOrigin === '*') return;
+  const origins = new Set(options.corsOrigin);
+  io.engine.use((req: IncomingMessage, _res: unknown, next: (error?: Error) => void) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || origins.has(origin)) return next();
+    logger.warn({ origin, ...requestSummary(req) }, 'refused a request from an origin not allowed');
+    next(new Error('origin not allowed'));
+  });
+}
+
+/**
+ * Decides on each new Engine.IO session, for both transports: the node refuses sessions while
+ * shutting down or when it is full.
  */
 export function admission(options: ServiceOptions, state: NodeState, logger: Logger): NonNullable<ServerOptions['allowRequest']> {
-  const origins = options.corsOrigin === '*' ? undefined : new Set(options.corsOrigin);
   let fullLogged = false;
-  return (req, callback) => {
-    const origin = req.headers.origin;
-    if (origins && origin !== undefined && !origins.has(origin)) return callback('origin not allowed', false);
+  return (_req, callback) => {
     if (state.closing) return callback('server shutting down', false);
     if (options.maxConnections > 0 && state.clients() >= options.maxConnections) {
       if (!fullLogged) logger.warn({ limit: options.maxConnections }, 'connection limit reached: refusing new clients');
@@ -44,6 +141,8 @@ export function admission(options: ServiceOptions, state: NodeState, logger: Log
 /** What {@link guardNamespaces} needs. */
 export interface GuardDeps {
   options: ServiceOptions;
+  /** The console's token, which its page also uses to connect when clients need a token. */
+  consoleToken: string | undefined;
   logger: Logger;
   metrics: Metrics;
   prometheus?: PrometheusMetrics;
@@ -53,13 +152,20 @@ export interface GuardDeps {
  * Applies the guards to every namespace, before the namespaces' own middleware and handlers, and
  * to the main namespace too, which exists in every Socket.IO server whether used or not.
  */
-export function guardNamespaces(io: Server, { options, logger, metrics, prometheus }: GuardDeps): void {
+export function guardNamespaces(io: Server, { options, consoleToken, logger, metrics, prometheus }: GuardDeps): void {
   const limitRate = eventRateLimiter({ limits: options, logger, metrics });
   for (const name of ['/', ...NAMESPACES]) {
     const nsp = io.of(name);
     assignPublicIds(nsp);
-    if (options.clientToken) requireClientToken(nsp, options.clientToken, { logger, metrics });
+    if (options.clientToken) requireClientToken(nsp, consoleToken ? [options.clientToken, consoleToken] : [options.clientToken], { logger, metrics });
     limitRate?.(nsp);
+    refuseUnsafeAckIds(nsp, (socket, event) => {
+      const refusal = refuse('bad_ack_id');
+      metrics.refused(refusal.metric);
+      logger.warn({ nsp: name, socket: socket.data.id, reason: refusal.code }, 'refused an event with an unusable ack id');
+      const reply: ErrorReply = { event, message: refusal.message };
+      socket.emit('ERROR', reply);
+    });
     prometheus?.watch(nsp);
   }
 }

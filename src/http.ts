@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import { requireBearer } from './auth';
 import { Refusal } from './errors';
-import { requireShallow } from './protocol';
+import { requireId, requireShallow } from './protocol';
 import type { Readiness } from './cluster';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -18,6 +18,8 @@ export interface HttpDeps {
   serveMetrics?: RequestHandler;
   /** Largest accepted `POST /bus-message` body, in bytes. */
   maxPublishBody: number;
+  /** Longest room id, in characters. */
+  maxIdLength: number;
   /** When set, `POST /bus-message` requires it as a bearer token. */
   publishToken?: string;
   /** The console page and its API, mounted at `/console` when given. */
@@ -31,7 +33,7 @@ function reply(res: express.Response, status: number, text: string) {
 }
 
 /** Builds the Express app: `GET /healthcheck`, `GET /readyz` and `POST /bus-message/:roomId`. */
-export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPublishBody, publishToken, console }: HttpDeps): Express {
+export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPublishBody, maxIdLength, publishToken, console }: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are a few bytes of text: hashing each one for an ETag cost more than sending it.
@@ -64,7 +66,12 @@ export function createApp({ logger, metrics, serveMetrics, bus, readiness, maxPu
     next();
   };
   app.post('/bus-message/:roomId', countPublish, authorize, requireJson, readBody, (req, res) => {
-    const room = req.params.roomId;
+    let room: string;
+    try {
+      room = requireId(req.params.roomId, 'room', maxIdLength);
+    } catch (error) {
+      return reply(res, 400, (error as Error).message);
+    }
     const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     if (text.trim() === '') return reply(res, 400, 'Body must be JSON; it is empty');
     let message: unknown;

@@ -1,4 +1,4 @@
-export { createServer, requestSummary } from './create-server';
+export { createServer } from './create-server';
 export type { CreateServerOptions, ServerDeps, TlsMaterial, WebsocketService } from './create-server';
 export { REFUSALS, Refusal } from './errors';
 export type { RefusalCode } from './errors';

@@ -25,6 +25,14 @@ function sourceTime(epochMs: number): string {
 }
 
 /**
+ * A message with its control characters written as JSON escapes (`\n` → `\\n`), so that no text
+ * can end a log line and start a forged one. Fields need nothing: every format writes them as JSON.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/**
  * Turns one pino JSON record into the line the 2-IMMERSE services logged:
  * `2-Immerse subSource:ws level:INFO  id:"abc"  logmessage:'…' sourcetime:… source:NAME`.
  */
@@ -34,7 +42,7 @@ export function formatPlatformLine(record: Record<string, unknown>, source: stri
   for (const [key, value] of Object.entries(record)) {
     if (!RESERVED.has(key)) pairs += `  ${key}:${JSON.stringify(value)}`;
   }
-  const message = String(record.msg ?? '').replace(/'/g, '"');
+  const message = escapeControl(String(record.msg ?? '')).replace(/'/g, '"');
   const time = typeof record.time === 'number' ? record.time : Date.now();
   return `2-Immerse subSource:ws level:${level}${pairs}  logmessage:'${message}' sourcetime:${sourceTime(time)} source:${source}\n`;
 }
@@ -62,10 +70,19 @@ export function createLogger({ format, verbose, source = 'websocket-service', de
   const options = { level: verbose ? 'debug' : 'info', base: undefined };
   switch (format) {
     case 'pretty':
-      return pino(options, pretty({ destination, sync: true, colorize: false, singleLine: true }));
+      return pino(options, pretty({ destination, sync: true, colorize: false, singleLine: true, messageFormat: (log, key) => escapeControl(String(log[key] ?? '')) }));
     case '2immerse':
       return pino(options, platformStream(source, destination));
     default:
       return pino(options, destination);
   }
+}
+
+/**
+ * What may be logged of a request: the path and the Engine.IO protocol parameters only. The full
+ * URL would carry the session id and the 1.x/2.x clients' `?token=`, both credentials.
+ */
+export function requestSummary(req: { url?: string }): { path: string; eio?: string; transport?: string } {
+  const url = new URL(req.url ?? '/', 'http://x');
+  return { path: url.pathname, eio: url.searchParams.get('EIO') ?? undefined, transport: url.searchParams.get('transport') ?? undefined };
 }

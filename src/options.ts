@@ -30,10 +30,14 @@ export interface ServiceOptions {
   publishToken: string | undefined;
   /** Serve the live console page at `/console`. */
   console: boolean;
+  /** Required by the console's API (and accepted as a client token); generated at start when unset. */
+  consoleToken: string | undefined;
   maxIdLength: number;
   maxRoomsPerSocket: number;
   /** 0: no limit. */
   maxConnections: number;
+  /** Engine.IO sessions from one address that have not yet been admitted to a namespace. */
+  maxPendingPerAddress: number;
   /** 0: no rate limit. */
   eventRate: number;
   eventBurst: number;
@@ -89,9 +93,17 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   clientToken: { type: 'string', default: undefined, secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
   publishToken: { type: 'string', default: undefined, secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
   console: { type: 'boolean', default: true, describe: 'serve the live console page at /console (--no-console turns it off)' },
+  // Unset: a random token is generated at start and the console URL with it is logged once.
+  consoleToken: { type: 'string', default: undefined, secret: true, describe: 'token the console requires; generated and logged with the console URL when unset' },
   maxIdLength: { type: 'integer', default: 512, range: [1, 1_000_000], describe: 'longest room, lobby id or name, in characters' },
   maxRoomsPerSocket: { type: 'integer', default: 1000, range: [1, 1_000_000], describe: 'most rooms one socket may join' },
-  maxConnections: { type: 'integer', default: 0, range: [0, 10_000_000], describe: 'most simultaneous clients per node; 0 for no limit' },
+  maxConnections: { type: 'integer', default: 0, range: [0, 10_000_000], describe: 'most simultaneous admitted clients per node; 0 for no limit' },
+  maxPendingPerAddress: {
+    type: 'integer',
+    default: 64,
+    range: [1, 1_000_000],
+    describe: 'with --client-token: most sessions from one address not yet admitted to a namespace; the oldest idle one is closed beyond it',
+  },
   eventRate: { type: 'integer', default: 0, range: [0, 1_000_000], describe: 'events per second one socket may send, sustained; 0 for no limit' },
   eventBurst: { type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
   maxQueuedBytes: { type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
@@ -261,9 +273,11 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
     clientToken: optionalSecret('clientToken', raw.clientToken),
     publishToken: optionalSecret('publishToken', raw.publishToken),
     console: Boolean(raw.console),
+    consoleToken: optionalSecret('consoleToken', raw.consoleToken),
     maxIdLength: integer('maxIdLength', raw.maxIdLength),
     maxRoomsPerSocket: integer('maxRoomsPerSocket', raw.maxRoomsPerSocket),
     maxConnections: integer('maxConnections', raw.maxConnections),
+    maxPendingPerAddress: integer('maxPendingPerAddress', raw.maxPendingPerAddress),
     eventRate: integer('eventRate', raw.eventRate),
     eventBurst: integer('eventBurst', raw.eventBurst),
     maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes),
@@ -273,14 +287,27 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
   });
 }
 
+const MASK = '********';
+
+/**
+ * A value with any password in it masked: a whole secret option, or the password of a
+ * `redis://user:pass@host` URL, which may sit in `--redis`.
+ */
+export function masked(name: keyof ServiceOptions, value: unknown): unknown {
+  if (value === undefined) return null;
+  if (OPTION_SPECS[name].secret) return MASK;
+  if (name === 'redis' && typeof value === 'string') return maskUrlPassword(value);
+  return value;
+}
+
+/** `redis://user:pass@host:6379` → `redis://user:********@host:6379`; anything else as it is. */
+export function maskUrlPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, `$1${MASK}@`);
+}
+
 /** The configuration as an operator may see it: secrets masked, unset options as null. */
 export function printableConfig(options: ServiceOptions): Record<string, unknown> {
-  return Object.fromEntries(
-    OPTION_NAMES.map((name) => {
-      const value = options[name];
-      return [name, value === undefined ? null : OPTION_SPECS[name].secret ? '********' : value];
-    }),
-  );
+  return Object.fromEntries(OPTION_NAMES.map((name) => [name, masked(name, options[name])]));
 }
 
 /** The README's table of options, one row per option: the README is checked against it. */

@@ -54,7 +54,8 @@ export function field(request: Record<string, unknown>, key: string): unknown {
 /** A room, lobby or name: a non-empty string, or a finite number taken as its string. */
 export function requireId(value: unknown, what: string, maxLength = Infinity): string {
   let id: string | undefined;
-  if (typeof value === 'number' && Number.isFinite(value)) id = String(value);
+  // -0 would become "0": a room the client did not name.
+  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) id = String(value);
   else if (typeof value === 'string' && value !== '') id = value;
   if (id === undefined) throw refuse('invalid_id', what, describe(value));
   if (id.length > maxLength) throw refuse('id_too_long', what, maxLength);
@@ -71,5 +72,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  // JSON numbers beyond the double range (1e309) arrive as Infinity.
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : Number.isFinite(value) ? 'a number' : 'a number out of range';
   return `a ${typeof value}`;
 }

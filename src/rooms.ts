@@ -15,7 +15,12 @@ export function roomKey(id: string): string {
 
 /** The client-named id of an adapter room, or undefined for a socket's own id-room. */
 export function clientRoom(key: string): string | undefined {
-  return key.startsWith(CLIENT_ROOM) ? key.slice(CLIENT_ROOM.length) : undefined;
+  return isClientRoom(key) ? key.slice(CLIENT_ROOM.length) : undefined;
+}
+
+/** Whether an adapter room is one a client named (not an id-room or a peer room). */
+export function isClientRoom(key: string): boolean {
+  return key.startsWith(CLIENT_ROOM);
 }
 
 /** Joins `room` unless that would put the socket in more rooms than the limit allows. */

@@ -13,8 +13,8 @@ export interface ConsoleDeps {
   io: Server;
   /** The Socket.IO path the page's client connects to. */
   socketPath: string;
-  /** When set, the page and its API require it. */
-  clientToken?: string;
+  /** The token the API requires (Bearer or `?token=`); the page asks for it. */
+  token: string;
   logger: Logger;
 }
 
@@ -61,13 +61,12 @@ function securityHeaders(res: Response) {
 
 /** The live console: a page for DMApp developers and the JSON it reads. */
 export function createConsoleRouter(deps: ConsoleDeps): Router {
-  const { io, socketPath, clientToken, logger } = deps;
+  const { io, socketPath, token, logger } = deps;
   const router = Router();
 
   const page = fs
     .readFileSync(path.join(PUBLIC_DIR, 'index.html'), 'utf8')
-    .replaceAll('{{SOCKET_PATH}}', escapeHtml(socketPath.replace(/\/+$/, '')))
-    .replaceAll('{{TOKEN_REQUIRED}}', clientToken ? 'true' : 'false');
+    .replaceAll('{{SOCKET_PATH}}', escapeHtml(socketPath.replace(/\/+$/, '')));
   const assets = new Map(
     Object.entries(ASSETS).map(([file, type]) => [file, { type, body: fs.readFileSync(path.join(PUBLIC_DIR, file)) }]),
   );
@@ -89,17 +88,17 @@ export function createConsoleRouter(deps: ConsoleDeps): Router {
   }
 
   const authorize: RequestHandler = (req, res, next) => {
-    if (!clientToken) return next();
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (tokenMatches(clientToken, bearer) || tokenMatches(clientToken, req.query.token)) return next();
+    if (tokenMatches(token, bearer) || tokenMatches(token, req.query.token)) return next();
     logger.warn({ path: req.baseUrl + req.path, address: req.socket.remoteAddress }, 'refused console request without a valid client token');
-    res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'unauthorized: the client token is required' });
+    res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'unauthorized: the console token is required' });
   };
 
-  const state = sharedReader(() => readState(io, logger), STATE_MAX_AGE_MS);
+  // Serialised once per read and shared by every page polling meanwhile.
+  const state = sharedReader(async () => Buffer.from(JSON.stringify(await readState(io, logger))), STATE_MAX_AGE_MS);
   router.get('/api/state', authorize, (_req, res, next) => {
     state()
-      .then((value) => res.set('Cache-Control', 'no-store').json(value))
+      .then((body) => res.set('Cache-Control', 'no-store').type('application/json').send(body))
       .catch(next);
   });
 

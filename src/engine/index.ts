@@ -13,6 +13,7 @@ import { compactListeners } from './listeners';
 
 export { queuedBytes, forEachSession, cutSession } from './buffers';
 export { onOutgoingPacket } from './outgoing';
+export { refuseUnsafeAckIds } from './ack-ids';
 export { compactListenerTable } from './listeners';
 
 /** The release lines the patches were tested with (`package.json` pins the same with `~`). */

@@ -77,6 +77,7 @@ export interface ServerInternals {
 /** A Socket.IO namespace socket: the hook every outgoing packet passes. */
 export interface SocketInternals {
   notifyOutgoingListeners(packet: unknown): void;
+  onevent(packet: DecodedPacket): void;
   _events?: Record<PropertyKey, unknown>;
 }
 

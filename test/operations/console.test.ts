@@ -7,10 +7,12 @@ import { RedisServer, redisMissing, waitReady } from '../support/redis';
 import { roomKey } from '../../src/rooms';
 
 const TOKEN = 'console-test-token-0123';
+const CLIENT_TOKEN = 'client-test-token-4567';
 const UI_TIMEOUT = 5000; // ms for the page to show something (it polls the state every second)
 
+/** The console's state, read with the console token unless `init` says otherwise. */
 async function state(url: string, init?: RequestInit): Promise<ConsoleState> {
-  const response = await fetch(`${url}/console/api/state`, init);
+  const response = await fetch(init ? `${url}/console/api/state` : `${url}/console/api/state?token=${TOKEN}`, init);
   expect(response.status).toBe(200);
   return (await response.json()) as ConsoleState;
 }
@@ -23,7 +25,7 @@ function roomsIn(value: ConsoleState, nsp: string): Record<string, (string | nul
 
 describe('console API', () => {
   it('reports every namespace with its connections and its rooms with member names, without id-rooms', async () => {
-    const { url } = await startServer();
+    const { url } = await startServer({ consoleToken: TOKEN });
     const tv = await connect('v4', url, '/layout');
     const phone = await connect('v1', url, '/layout');
     await connect('v2', url, '/layout'); // connected, in no room
@@ -46,30 +48,30 @@ describe('console API', () => {
     ]);
     expect(roomsIn(value, '/layout')).toEqual({ ctx: ['phone', 'tv'], other: ['tv'] });
     expect(roomsIn(value, '/bus')).toEqual({ debug: ['tool'] });
-    expect(value.namespaces[2].rooms).toEqual([{ name: 'L', members: [{ id: peer.publicId, name: null }] }]);
-    expect(value.namespaces[3].rooms).toEqual([{ name: 'timeline', members: [{ id: trigger.publicId, name: null }] }]);
+    expect(value.namespaces[2].rooms).toEqual([{ name: 'L', size: 1, members: [{ id: peer.publicId, name: null }] }]);
+    expect(value.namespaces[3].rooms).toEqual([{ name: 'timeline', size: 1, members: [{ id: trigger.publicId, name: null }] }]);
 
     phone.close();
     await sleep(600); // past the shared read's lifetime
     expect(roomsIn(await state(url), '/layout')).toEqual({ ctx: ['tv'], other: ['tv'] });
   });
 
-  it('groups sockets by room, sorted, leaving out each socket\'s own room', () => {
+  it('groups sockets by room, sorted, leaving out each socket\'s own room', async () => {
     expect(
-      roomsOf([
+      await roomsOf([
         { rooms: new Set(['b', roomKey('r2'), roomKey('r1')]), data: { id: 'b', name: 'zed' } },
         { rooms: new Set(['a', roomKey('r1')]), data: { id: 'a', name: 'amy' } },
         { rooms: new Set(['c']), data: { id: 'c' } },
         { rooms: new Set(['d', roomKey('r1')]), data: { id: 'd' } },
       ]),
     ).toEqual([
-      { name: 'r1', members: [{ id: 'a', name: 'amy' }, { id: 'b', name: 'zed' }, { id: 'd', name: null }] },
-      { name: 'r2', members: [{ id: 'b', name: 'zed' }] },
+      { name: 'r1', size: 3, members: [{ id: 'a', name: 'amy' }, { id: 'b', name: 'zed' }, { id: 'd', name: null }] },
+      { name: 'r2', size: 1, members: [{ id: 'b', name: 'zed' }] },
     ]);
   });
 
   it('serves the page at /console/ (redirecting /console, keeping the query) with its own assets only', async () => {
-    const { url } = await startServer({ path: '/ws/socket.io' });
+    const { url } = await startServer({ path: '/ws/socket.io', consoleToken: TOKEN });
     const redirect = await fetch(`${url}/console?token=abc`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('console/?token=abc');
@@ -80,7 +82,6 @@ describe('console API', () => {
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     const html = await page.text();
     expect(html).toContain('<script src="/ws/socket.io/socket.io.js" defer></script>');
-    expect(html).toContain('data-token-required="false"');
     // Nothing absolute except the service's own Socket.IO client: no CDN, no other host.
     const references = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
     expect(references.sort()).toEqual(['/ws/socket.io/socket.io.js', 'console.css', 'console.js', 'favicon.svg', 'favicon.svg']);
@@ -102,22 +103,34 @@ describe('console API', () => {
     expect((await fetch(`${url}/console/api/state`)).status).toBe(404);
   });
 
-  it('requires the client token on its API when one is set (Bearer or ?token=), not on the page', async () => {
-    const { url, records } = await startServer({ clientToken: TOKEN });
+  it('requires the console token on its API (Bearer or ?token=), not on the page', async () => {
+    const { url, records } = await startServer({ consoleToken: TOKEN });
     const refused = await fetch(`${url}/console/api/state`);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await refused.json()).toEqual({ error: 'unauthorized: the client token is required' });
+    expect(await refused.json()).toEqual({ error: 'unauthorized: the console token is required' });
     expect((await fetch(`${url}/console/api/state`, { headers: { authorization: 'Bearer nope-nope-nope' } })).status).toBe(401);
     expect((await fetch(`${url}/console/api/state?token=nope-nope-nope`)).status).toBe(401);
     await state(url, { headers: { authorization: `Bearer ${TOKEN}` } });
     const byQuery = await fetch(`${url}/console/api/state?token=${TOKEN}`);
     expect(byQuery.status).toBe(200);
     expect(records.some((r) => r.msg === 'refused console request without a valid client token')).toBe(true);
+    expect((await fetch(`${url}/console/`)).status).toBe(200);
+    // A token the operator chose is never logged.
+    expect(JSON.stringify(records)).not.toContain(TOKEN);
+  });
 
-    const page = await fetch(`${url}/console/`);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('data-token-required="true"');
+  it('is not open by default: a token is generated at start and the console URL with it logged once', async () => {
+    const { url, service, records } = await startServer();
+    expect((await fetch(`${url}/console/api/state`)).status).toBe(401);
+    const token = service.consoleToken!;
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    const logged = records.filter((r) => typeof r.url === 'string' && r.url.includes('/console/'));
+    expect(logged).toEqual([expect.objectContaining({ level: 30, url: `http://127.0.0.1:${new URL(url).port}/console/?token=${token}` })]);
+    expect((await fetch((logged[0].url as string).replace('/console/?', '/console/api/state?'))).status).toBe(200);
+    // Another node gets another token.
+    const other = await startServer();
+    expect(other.service.consoleToken).not.toBe(token);
   });
 });
 
@@ -129,8 +142,8 @@ describe.skipIf(redisMissing)('console API in a cluster', () => {
   afterAll(() => redis?.kill());
 
   it('shows the sockets of every node', async () => {
-    const a = await startServer({ redis: redis.address });
-    const b = await startServer({ redis: redis.address });
+    const a = await startServer({ redis: redis.address, consoleToken: TOKEN });
+    const b = await startServer({ redis: redis.address, consoleToken: TOKEN });
     await Promise.all([waitReady(a.url), waitReady(b.url)]);
     const onA = await connect('v4', a.url, '/layout');
     const onB = await connect('v1', b.url, '/layout');
@@ -160,7 +173,7 @@ async function blur(page: Page): Promise<void> {
   await page.evaluate('document.activeElement && document.activeElement.blur()');
 }
 
-async function openConsole(context: BrowserContext, url: string, query = ''): Promise<Page> {
+async function openConsole(context: BrowserContext, url: string, query = `?token=${TOKEN}`): Promise<Page> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -195,7 +208,7 @@ describe.skipIf(skipBrowserSuite('console.test.ts'))('console page in Chromium',
   });
   afterAll(() => chromium?.close());
   beforeEach(async () => {
-    server = await startServer();
+    server = await startServer({ consoleToken: TOKEN });
     context = await chromium.context({ viewport: { width: 1440, height: 900 } });
     outside = await blockOtherOrigins(context, [server.url]);
     return () => context.close();
@@ -350,12 +363,12 @@ describe.skipIf(skipBrowserSuite('console.test.ts'))('console page in Chromium',
     }
   });
 
-  it('with a client token: asks for it, is refused without it, and works with it or with ?token=', async () => {
-    const secured = await startServer({ clientToken: TOKEN });
+  it('asks for the console token, is refused without it, and works with it or with ?token=, also where clients need a token', async () => {
+    const secured = await startServer({ clientToken: CLIENT_TOKEN, consoleToken: TOKEN });
     const securedContext = await chromium.context({ viewport: { width: 1280, height: 800 } });
     const blocked = await blockOtherOrigins(securedContext, [secured.url]);
     try {
-      const page = await openConsole(securedContext, secured.url);
+      const page = await openConsole(securedContext, secured.url, '');
       // Without the token: the API answers 401 and the page's socket is refused; the page asks.
       await page.locator('#token-dialog[open]').waitFor({ timeout: UI_TIMEOUT });
       await page.locator('#conn[data-state="error"]', { hasText: 'Token required' }).waitFor({ timeout: UI_TIMEOUT });
@@ -375,7 +388,7 @@ describe.skipIf(skipBrowserSuite('console.test.ts'))('console page in Chromium',
       expect(await page.isVisible('#token-dialog')).toBe(false);
 
       // ?token= works too, and leaves the address bar.
-      const listener = await connect('v4', secured.url, '/layout', { query: { token: TOKEN } });
+      const listener = await connect('v4', secured.url, '/layout', { query: { token: CLIENT_TOKEN } });
       await listener.request('JOIN', json({ room: 'secured', name: 'listener' }));
       const second = await openConsole(securedContext, secured.url, `?token=${TOKEN}`);
       expect(second.url()).toBe(`${secured.url}/console/`);

@@ -6,7 +6,6 @@
 
   var root = document.documentElement;
   var SOCKET_PATH = root.dataset.socketPath || '/socket.io';
-  var TOKEN_REQUIRED = root.dataset.tokenRequired === 'true';
   var POLL_MS = 1000;
   var POLL_HIDDEN_MS = 5000;
   var MAX_ENTRIES = 500;
@@ -90,7 +89,6 @@
     }
     token = fromUrl || store.get('sessionStorage', 'token') || '';
   })();
-  els.tokenButton.hidden = !TOKEN_REQUIRED;
 
   function askToken(message) {
     els.tokenError.hidden = !message;
@@ -529,7 +527,7 @@
           lastState = null;
           lastStateText = '';
           els.namespaces.textContent = '';
-          els.namespaces.appendChild(el('p', 'ns-empty locked', 'The overview needs the client token: use the Token button at the top.'));
+          els.namespaces.appendChild(el('p', 'ns-empty locked', 'The overview needs the console token: use the Token button at the top.'));
           if (!tokenRejected) askToken(token ? 'The service refused this token.' : '');
           tokenRejected = true;
           return 'stop';
@@ -635,13 +633,14 @@
             name = el('span', 'room-name', room.name);
           }
           roomHead.appendChild(name);
-          roomHead.appendChild(el('span', 'room-count', plural(room.members.length, 'member')));
+          roomHead.appendChild(el('span', 'room-count', plural(room.size, 'member')));
           item.appendChild(roomHead);
           var members = el('div', 'members');
           room.members.slice(0, MAX_CHIPS).forEach(function (member) {
             members.appendChild(memberChip(member, ns.name === currentNsp() && joinedRooms.indexOf(room.name) >= 0));
           });
-          if (room.members.length > MAX_CHIPS) members.appendChild(el('span', 'chip mono', '+' + (room.members.length - MAX_CHIPS) + ' more'));
+          var shown = Math.min(room.members.length, MAX_CHIPS);
+          if (room.size > shown) members.appendChild(el('span', 'chip mono', '+' + (room.size - shown) + ' more'));
           item.appendChild(members);
           list.appendChild(item);
         });
