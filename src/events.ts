@@ -158,6 +158,8 @@ export interface SocketData {
   name?: string;
   /** The lobby this `/lobby` socket is in. */
   lobby?: string;
+  /** The console's own socket: it observes rooms, and is left out of CLIENTS and the counts. */
+  observer?: boolean;
 }
 
 /** Inter-server events: none. */

@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket as EngineSocket } from 'engine.io';
-import type { Server, ServerOptions, Socket } from 'socket.io';
-import { requireClientToken } from './auth';
+import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
+import { requireClientToken, tokenMatches } from './auth';
 import { cutSession, refuseUnsafeAckIds } from './engine';
 import { refuse } from './errors';
 import { NAMESPACES, type ErrorReply } from './events';
@@ -138,6 +138,19 @@ export function admission(options: ServiceOptions, state: NodeState, logger: Log
   };
 }
 
+/**
+ * Marks the console page's own sockets as observers: they bring the console token and
+ * `auth.console: true`. An observer watches rooms without taking part: CLIENTS and the console's
+ * counts leave it out.
+ */
+function markConsoleObservers(nsp: Namespace, consoleToken: string): void {
+  nsp.use((socket, next) => {
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    if (auth.console === true && tokenMatches(consoleToken, auth.token)) socket.data.observer = true;
+    next();
+  });
+}
+
 /** What {@link guardNamespaces} needs. */
 export interface GuardDeps {
   options: ServiceOptions;
@@ -157,6 +170,7 @@ export function guardNamespaces(io: Server, { options, consoleToken, logger, met
   for (const name of ['/', ...NAMESPACES]) {
     const nsp = io.of(name);
     assignPublicIds(nsp);
+    if (consoleToken) markConsoleObservers(nsp, consoleToken);
     if (options.clientToken) requireClientToken(nsp, consoleToken ? [options.clientToken, consoleToken] : [options.clientToken], { logger, metrics });
     limitRate?.(nsp);
     refuseUnsafeAckIds(nsp, (socket, event) => {

@@ -19,8 +19,10 @@ export interface RoomState {
 
 export interface NamespaceState {
   name: string;
-  /** Sockets connected to the namespace, on every node. */
+  /** Sockets connected to the namespace, on every node, the consoles' own left out. */
   connections: number;
+  /** Console sockets connected to the namespace, on every node. */
+  consoles: number;
   /** Rooms with members, on every node. */
   roomCount: number;
   /** The first of them, by name, within the limits. */
@@ -146,9 +148,10 @@ export async function readState(io: Server, logger: Logger): Promise<ConsoleStat
   );
   const budget: Budget = { chars: STATE_LIMITS.chars, truncated: false };
   const namespaces: NamespaceState[] = [];
-  for (const { name, sockets, partial } of views) {
+  for (const { name, sockets: everyone, partial } of views) {
+    const sockets = everyone.filter((socket) => !socket.data?.observer);
     const rooms = await groupByRoom(sockets);
-    namespaces.push({ name, connections: sockets.length, roomCount: rooms.size, rooms: listRooms(rooms, budget), partial });
+    namespaces.push({ name, connections: sockets.length, consoles: everyone.length - sockets.length, roomCount: rooms.size, rooms: listRooms(rooms, budget), partial });
   }
   return { time: new Date().toISOString(), namespaces, truncated: budget.truncated };
 }

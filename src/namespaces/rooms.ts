@@ -55,7 +55,8 @@ export function registerRooms(io: Server, name: '/layout' | '/bus', deps: Namesp
   const clients = async (socket: RoomSocket, payload: unknown) => {
     const room = readId(field(parseRequest(payload), 'room'), 'room');
     const members = await membersOf(nsp, roomKey(room), logger);
-    const names = members.flatMap((member) => (member.data.name === undefined ? [] : [member.data.name]));
+    // The console observes; it is not one of the room's clients.
+    const names = members.flatMap((member) => (member.data.name === undefined || member.data.observer ? [] : [member.data.name]));
     socket.emit('CLIENTS', { room, clients: names });
     log(socket, 'CLIENTS', room);
   };

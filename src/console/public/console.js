@@ -316,7 +316,8 @@
     }
     var nsp = currentNsp();
     setConn('busy', 'Connecting to ' + nsp + '…');
-    socket = window.io(nsp, { path: SOCKET_PATH, forceNew: true, auth: token ? { token: token } : {} });
+    // As the console, with its token: the page observes rooms, it is not listed as one of their clients.
+    socket = window.io(nsp, { path: SOCKET_PATH, forceNew: true, auth: { token: token, console: true } });
 
     socket.on('connect', function () {
       tokenRejected = false;
@@ -581,9 +582,7 @@
     document.getElementById('join').focus();
   }
 
-  // The service shows public ids only, never this page's own socket id: this page is the member
-  // of a room it joined that bears its name.
-  function memberChip(member, self) {
+  function memberChip(member) {
     var chip;
     if (member.name !== null && member.name !== undefined) {
       chip = el('span', 'chip', member.name);
@@ -593,7 +592,6 @@
       chip = el('span', 'chip mono', '#' + shortId);
       chip.title = member.id;
     }
-    if (self && member.name === myName) chip.classList.add('you');
     return chip;
   }
 
@@ -637,7 +635,7 @@
           item.appendChild(roomHead);
           var members = el('div', 'members');
           room.members.slice(0, MAX_CHIPS).forEach(function (member) {
-            members.appendChild(memberChip(member, ns.name === currentNsp() && joinedRooms.indexOf(room.name) >= 0));
+            members.appendChild(memberChip(member));
           });
           var shown = Math.min(room.members.length, MAX_CHIPS);
           if (room.size > shown) members.appendChild(el('span', 'chip mono', '+' + (room.size - shown) + ' more'));
