@@ -5,10 +5,14 @@
 #   docker run -p 3000:3000 websocket-service --https -v   # arguments go to dist/server.js
 #
 # Options can also be set from the environment (WS_PORT, WS_HTTPS, WS_CORS_ORIGIN, ...; see
-# README.md). The health check reads WS_PORT and WS_HTTPS, so set those rather than -p / --https.
+# README.md). Flags and environment work alike for the health check: the server writes the URL it
+# listens on to /tmp/websocket-service.url and the check reads it.
+#
+# Node 24: the active LTS (Node 20 reached end of life in April 2026); package.json `engines` still
+# allows 20 and 22 for those running from source.
 
 # ---- build: compile the TypeScript sources to dist/ ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -17,7 +21,7 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/ only ----
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     WS_HOST=0.0.0.0
 RUN apt-get update \
@@ -35,9 +39,12 @@ COPY certs/README.md ./certs/README.md
 RUN chown node:node /app/certs
 USER node
 EXPOSE 3000
-# No curl in the slim image: a small node script asks /healthcheck on WS_PORT (HTTPS when WS_HTTPS
-# is set), so configure a container through the environment rather than flags.
-HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
+# No curl in the slim image: a small node script asks /healthcheck at the URL the server wrote
+# (falling back to WS_PORT and WS_HTTPS). While starting it probes every second, so a node is
+# healthy, and Traefik routes to it, about a second after it listens. With --read-only, mount a
+# tmpfs on /tmp so that the URL can be written.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --start-interval=1s --retries=3 \
+    CMD ["node", "dist/healthcheck.js"]
 # tini forwards SIGTERM/SIGINT so the service closes its connections and exits cleanly.
 # Arguments after the image name are appended: `docker run IMAGE --https -v`.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/server.js"]

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
+import type { AddressInfo } from 'node:net';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createServer } from './create-server';
+import { listenUrlFile, localUrl, publishListenUrl } from './listen-url';
 import { createLogger } from './logger';
 import { envName, kebab, normalizeBooleanEnv, OPTION_SPECS, OptionError, printableConfig, rangeText, resolveOptions, type OptionSpec, type ServiceOptions } from './options';
 import { loadOrCreateCertificate } from './tls';
@@ -77,11 +79,19 @@ async function main() {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
+  let address: AddressInfo;
   try {
-    await service.listen();
+    address = await service.listen();
   } catch (error) {
     logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
     process.exit(1);
+  }
+  // For the container's health check, which cannot see the flags this process was started with.
+  const file = listenUrlFile();
+  try {
+    process.once('exit', publishListenUrl(file, localUrl(address, options.https)));
+  } catch (error) {
+    logger.warn({ err: error, file }, 'Cannot write the listen URL: the health check falls back to WS_PORT and WS_HTTPS');
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -16,7 +17,7 @@ const DIST = path.resolve(__dirname, '../../dist');
  * the domain; handlers sit above both; the recipe above them; the entry points on top.
  */
 const LAYERS: string[][] = [
-  ['events', 'errors', 'options', 'logger', 'identity', 'rooms', 'protocol'],
+  ['events', 'errors', 'options', 'logger', 'identity', 'rooms', 'protocol', 'listen-url'],
   ['engine/*'],
   ['auth', 'limits', 'metrics', 'cluster', 'tls', 'http-server'],
   ['namespaces/*', 'console/*', 'guards'],
@@ -89,7 +90,8 @@ describe('architecture', () => {
     // Probes a closed port: the check fails fast, and what it loaded is listed on exit.
     const preload = "process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(Object.keys(require.cache))))";
     const result = spawnSync(process.execPath, ['-e', `${preload}; require(${JSON.stringify(path.join(DIST, 'healthcheck.js'))})`], {
-      env: { ...process.env, WS_PORT: '1', WS_HTTPS: 'false' },
+      // An empty TMPDIR: no listen URL left by another test's server.
+      env: { ...process.env, WS_PORT: '1', WS_HTTPS: 'false', TMPDIR: fs.mkdtempSync(path.join(os.tmpdir(), 'ws-arch-')) },
       encoding: 'utf8',
       timeout: 10_000,
     });
