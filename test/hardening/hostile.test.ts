@@ -549,7 +549,7 @@ describe('socket ids used as room and lobby names', () => {
     expect(await attacker.request('JOIN', victim.publicId)).toEqual([]);
     attacker.emit('BROADCAST', { message: 'spoofed' });
     expect(await attacker.nextValue('MESSAGE')).toEqual({ from: attacker.publicId, message: 'spoofed' });
-    // The victim never joined that lobby: PROTOCOL.md sends JOINED and MESSAGE to its members only.
+    // The victim never joined that lobby: JOINED and MESSAGE go to its members only (README, "The protocol" > "`/lobby`").
     expect(await victim.drain('JOINED')).toEqual([]);
     expect(await victim.drain('MESSAGE')).toEqual([]);
   });

@@ -1,7 +1,8 @@
 /**
- * The HTTP endpoints (PROTOCOL.md "HTTP"): `GET /healthcheck`, and `POST /bus-message/:roomId`,
- * which publishes its JSON body to the `/bus` room as `["EVENT", {sender: "POST", room, message}]`
- * and refuses anything else with a short text reason (400, 413, 415), publishing nothing.
+ * The HTTP endpoints (README, "The protocol" > "HTTP endpoints"): `GET /healthcheck`, and
+ * `POST /bus-message/:roomId`, which publishes its JSON body to the `/bus` room as
+ * `["EVENT", {sender: "POST", room, message}]` and refuses anything else with a short text reason
+ * (400, 413, 415), publishing nothing.
  *
  * One server (maxPublishBody 2048) for the file, a fresh room and fresh clients per test, so the
  * tests run concurrently and each quiet period is paid once in parallel. (startServer() and
