@@ -19,10 +19,9 @@
  * concurrently. (startServer()/connect() from the helpers close what they open after *each*
  * test, which a shared server and concurrent tests cannot use; the legacy block uses them.)
  */
-import { io as ioV4 } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic, type TestContext } from 'vitest';
 import { createServer, type WebsocketService } from '../../src';
-import { connect, EVENT_TIMEOUT, json, memoryLogger, registerService, startServer, TestClient } from '../helpers';
+import { connect, connectForTest, json, memoryLogger, registerService, startServer, type TestClient } from '../helpers';
 import { clientRoom } from '../../src/rooms';
 
 // ---------------------------------------------------------------------------------------------
@@ -50,31 +49,9 @@ function sharedServer(): SharedServer {
   return shared;
 }
 
-/** A socket.io-client 4 client, closed when the test finishes (whatever else runs meanwhile). */
-async function open(ctx: TestContext, server: SharedServer, nsp: string, query?: Record<string, string>): Promise<TestClient> {
-  const socket = ioV4(server.url + nsp, {
-    forceNew: true,
-    multiplex: false,
-    reconnection: false,
-    transports: ['websocket'],
-    ...(query ? { query } : {}),
-  });
-  const client = new TestClient('v4', nsp, socket);
-  ctx.onTestFinished(() => client.close());
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connected,
-      client.refused.then((reason) => Promise.reject(new Error(`connection to ${nsp} refused: ${reason}`))),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no connection to ${nsp}`)), EVENT_TIMEOUT);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return client;
-}
+/** A socket.io-client 4 client of the shared server, closed when the test finishes. */
+const open = (ctx: TestContext, server: SharedServer, nsp: string, query?: Record<string, string>): Promise<TestClient> =>
+  connectForTest(ctx, server.url, nsp, query);
 
 let sequence = 0;
 /** A room/lobby id no other test uses. */
