@@ -5,7 +5,7 @@ import pino from 'pino';
 import { io as ioV4, type Socket as SocketV4 } from 'socket.io-client';
 import ioV1 from 'socket.io-client-v1';
 import ioV2 from 'socket.io-client-v2';
-import { afterEach } from 'vitest';
+import { afterEach, type TestContext } from 'vitest';
 import { createServer, type CreateServerOptions, type WebsocketService } from '../src';
 import type { Logger } from '../src/logger';
 
@@ -230,6 +230,30 @@ export async function connect(version: ClientVersion, url: string, nsp: string, 
       client.refused.then((reason) => Promise.reject(new Error(`${version} connection to ${nsp} refused: ${reason}`))),
       sleep(EVENT_TIMEOUT).then(() => Promise.reject(new Error(`${version} client did not connect to ${nsp}`))),
     ]);
+  }
+  return client;
+}
+
+/**
+ * A socket.io-client 4 WebSocket client for suites that share one server between concurrent
+ * tests: it is closed when *its* test finishes, where `connect()` closes everything after each
+ * test. Resolves once the namespace is connected; fails if it is refused or takes too long.
+ */
+export async function connectForTest(ctx: TestContext, url: string, nsp: string, query?: Record<string, string>): Promise<TestClient> {
+  const socket = ioV4(url + nsp, { forceNew: true, multiplex: false, reconnection: false, transports: ['websocket'], ...(query ? { query } : {}) });
+  const client = new TestClient('v4', nsp, socket);
+  ctx.onTestFinished(() => client.close());
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connected,
+      client.refused.then((reason) => Promise.reject(new Error(`connection to ${nsp} refused: ${reason}`))),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no connection to ${nsp}`)), EVENT_TIMEOUT);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }

@@ -1,15 +1,10 @@
 /**
- * Hostile wire input. Every case speaks raw Engine.IO/Socket.IO frames over a `ws` WebSocket (or
- * raw TCP / HTTP for the polling and reset cases), states what must happen to the offending
- * connection, and then proves that the node survived with {@link assertServes}: `GET /healthcheck`
- * answers 200 and two fresh socket.io-client 4 clients can JOIN and NOTIFY on `/layout`. No case
- * may make the server log at level error (an "internal error", i.e. an unexpected exception).
- *
- * Wire reminders (Engine.IO v4 / Socket.IO v5): the server opens with `0{"sid":…}`; `40/nsp,` connects
- * a namespace and is answered `40/nsp,{"sid":…}`; `42/nsp,[…]` is an event, `42/nsp,7[…]` one
- * that wants ack 7, answered `43/nsp,7[…]`; `451-/nsp,[…{"_placeholder":true,"num":0}]` is an
- * event whose one binary attachment follows as a binary frame. Engine.IO v3 sessions also get
- * `40` (the main namespace) unasked, right after the open packet.
+ * Hostile wire input. Every case speaks raw Engine.IO/Socket.IO frames over a WebSocket with
+ * {@link RawClient} (or raw TCP / HTTP for the polling and reset cases; the wire is summed up in
+ * test/support/raw-client.ts), states what must happen to the offending connection, and then
+ * proves that the node survived with {@link assertServes}: `GET /healthcheck` answers 200 and two
+ * fresh socket.io-client 4 clients can JOIN and NOTIFY on `/layout`. No case may make the server
+ * log at level error (an "internal error", i.e. an unexpected exception).
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -17,13 +12,12 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateServerOptions } from '../../src';
 import { connect, EVENT_TIMEOUT, json, sleep, startServer, type TestServer } from '../helpers';
+import { RawClient, RawPolling, terminateRawClients, type Frame } from '../support/raw-client';
 import { RedisServer, redisMissing, waitReady } from '../support/redis';
 import { roomKey } from '../../src/rooms';
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
-
-type Frame = string | Buffer;
 
 /** The console is not under test here; leaving it out keeps these cases independent of it. */
 function start(options: CreateServerOptions = {}): Promise<TestServer> {
@@ -42,150 +36,7 @@ async function until(condition: () => boolean, what: string, timeout = EVENT_TIM
   }
 }
 
-function toBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-const show = (frame: Frame) => (typeof frame === 'string' ? frame.slice(0, 120) : `<binary ${frame.length} bytes>`);
-
-const rawClients: RawClient[] = [];
-afterEach(() => {
-  for (const client of rawClients.splice(0)) client.terminate();
-});
-
-/** A WebSocket speaking Engine.IO/Socket.IO by hand; incoming frames are queued for `next()`. */
-class RawClient {
-  /** Every frame received, in order. */
-  readonly frames: Frame[] = [];
-  private readonly queue: Frame[] = [];
-  private readonly waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
-  /** Resolves with the close code once the connection is closed, whoever closed it. */
-  readonly closed: Promise<number>;
-  isClosed = false;
-  open: { sid: string; maxPayload?: number } = { sid: '' };
-  private ackIds = 0;
-
-  private constructor(
-    readonly ws: WebSocket,
-    readonly eio: 3 | 4,
-  ) {
-    ws.on('message', (data, isBinary) => this.push(isBinary ? toBuffer(data) : data.toString()));
-    ws.on('error', () => {}); // a reset surfaces as 'close' too
-    this.closed = new Promise((resolve) =>
-      ws.on('close', (code) => {
-        this.isClosed = true;
-        resolve(code);
-      }),
-    );
-    rawClients.push(this);
-  }
-
-  /** Opens a WebSocket session and waits for the open packet (and, on v3, the main namespace). */
-  static async open(server: TestServer, eio: 3 | 4 = 4, query = ''): Promise<RawClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=${eio}&transport=websocket${query}`);
-    const client = new RawClient(ws, eio);
-    const open = await client.next((f) => typeof f === 'string' && f.startsWith('0{'), 'the open packet');
-    client.open = JSON.parse((open as string).slice(1));
-    if (eio === 3) await client.next((f) => f === '40', 'the v3 main-namespace connect');
-    return client;
-  }
-
-  private push(frame: Frame) {
-    this.frames.push(frame);
-    // Engine.IO v4: the server pings, the client answers.
-    if (this.eio === 4 && frame === '2') return this.ws.send('3');
-    const index = this.waiters.findIndex((w) => w.match(frame));
-    if (index >= 0) this.waiters.splice(index, 1)[0].resolve(frame);
-    else this.queue.push(frame);
-  }
-
-  /** The next frame (already queued or still to come) that `match` accepts. */
-  next(match: (frame: Frame) => boolean, what: string, timeout = EVENT_TIMEOUT): Promise<Frame> {
-    const index = this.queue.findIndex(match);
-    if (index >= 0) return Promise.resolve(this.queue.splice(index, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (frame: Frame) => {
-          clearTimeout(timer);
-          resolve(frame);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no ${what} within ${timeout} ms; received: ${this.frames.map(show).join(' | ')}`));
-      }, timeout);
-      this.waiters.push(waiter);
-    });
-  }
-
-  send(frame: Frame): void {
-    this.ws.send(frame);
-  }
-
-  /** Connects namespace `nsp` on this session; resolves with the socket id the server gave it. */
-  async connectNsp(nsp: string, auth = ''): Promise<string> {
-    this.send(`40${nsp},${auth}`);
-    const name = nsp.split('?')[0]; // a v3 namespace may carry a query; the reply names the path
-    const reply = (await this.next(
-      (f) => typeof f === 'string' && (f.startsWith(`40${name},`) || f.startsWith(`44${name},`)),
-      `the ${name} connect reply`,
-    )) as string;
-    if (reply.startsWith('44')) throw new Error(`connection to ${name} refused: ${reply}`);
-    // v3 clients get no sid: Socket.IO 4 names their sockets `/nsp#engineId`.
-    return this.eio === 4 ? JSON.parse(reply.slice(`40${name},`.length)).sid : `${name}#${this.open.sid}`;
-  }
-
-  emit(nsp: string, ...args: unknown[]): void {
-    this.send(`42${nsp},${JSON.stringify(args)}`);
-  }
-
-  /** Emits with an ack id; resolves with the ack's arguments. */
-  async request(nsp: string, ...args: unknown[]): Promise<unknown[]> {
-    const id = this.ackIds++;
-    this.send(`42${nsp},${id}${JSON.stringify(args)}`);
-    const prefix = `43${nsp},${id}[`;
-    const reply = await this.next((f) => typeof f === 'string' && f.startsWith(prefix), `ack ${id}`);
-    return JSON.parse((reply as string).slice(prefix.length - 1));
-  }
-
-  /** The arguments of the next event `name` on `nsp`. */
-  async nextEvent(nsp: string, name: string): Promise<unknown[]> {
-    const prefix = `42${nsp},`;
-    const isIt = (f: Frame) => typeof f === 'string' && f.startsWith(prefix) && f.startsWith(`${prefix}[${JSON.stringify(name)}`);
-    const frame = (await this.next(isIt, `${name} on ${nsp}`)) as string;
-    return JSON.parse(frame.slice(prefix.length)).slice(1);
-  }
-
-  /** Every event `name` on `nsp` received so far. */
-  events(nsp: string, name: string): unknown[][] {
-    const prefix = `42${nsp},[${JSON.stringify(name)}`;
-    return this.frames
-      .filter((f): f is string => typeof f === 'string' && f.startsWith(prefix))
-      .map((f) => JSON.parse(f.slice(`42${nsp},`.length)).slice(1));
-  }
-
-  /** Resolves with the close code; fails if the server has not closed the connection in time. */
-  async expectClosed(timeout = 2000): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        this.closed,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the server did not close the connection in ${timeout} ms`)), timeout);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  terminate(): void {
-    this.ws.terminate();
-  }
-}
+afterEach(terminateRawClients);
 
 /** Log records at level error or above: each one is an unexpected exception in the server. */
 function internalErrors(server: TestServer): unknown[] {
@@ -260,7 +111,7 @@ describe('malformed frames', () => {
   it.each(fatal)('EIO=4 $name: connection closed, server serves', async ({ frames, nsp }) => {
     const server = await start();
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     if (nsp) await client.connectNsp('/layout');
     for (const frame of frames(room)) client.send(frame);
     expect(await client.expectClosed()).toBe(1005);
@@ -288,7 +139,7 @@ describe('malformed frames', () => {
   it.each(harmless)('EIO=4 $name: connection kept, nothing relayed', async ({ frame }) => {
     const server = await start();
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(frame);
     // Packets of one socket are handled in order: this ack proves the frame above was processed.
@@ -302,7 +153,7 @@ describe('malformed frames', () => {
 
   it('EIO=4 unknown namespace: connect error, connection kept', async () => {
     const server = await start();
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     client.send('40/nope,');
     expect(await client.next((f) => typeof f === 'string' && f.startsWith('44/nope,'), 'connect error')).toBe(
       '44/nope,{"message":"Invalid namespace"}',
@@ -328,7 +179,7 @@ describe('malformed frames', () => {
 
   it.each(fatalV3)('EIO=3 $name: connection closed, server serves', async ({ frames }) => {
     const server = await start();
-    const client = await RawClient.open(server, 3);
+    const client = await RawClient.open(server.port, 3);
     await client.connectNsp('/layout');
     for (const frame of frames) client.send(frame);
     expect(await client.expectClosed()).toBe(1005);
@@ -338,7 +189,7 @@ describe('malformed frames', () => {
 
   it('EIO=3 unknown namespace: connect error, connection kept (the v3 client pings, gets pong)', async () => {
     const server = await start();
-    const client = await RawClient.open(server, 3);
+    const client = await RawClient.open(server.port, 3);
     client.send('40/nope,');
     expect(await client.next((f) => typeof f === 'string' && f.startsWith('44/nope,'), 'connect error')).toBe(
       '44/nope,{"message":"Invalid namespace"}',
@@ -354,7 +205,7 @@ describe('malformed frames', () => {
 
   it('EIO=3 binary frame with an unknown Engine.IO type byte is ignored: connection kept', async () => {
     const server = await start();
-    const client = await RawClient.open(server, 3);
+    const client = await RawClient.open(server.port, 3);
     client.send(Buffer.from([9, 1, 2]));
     client.send('2');
     expect(await client.next((f) => f === '3', 'pong')).toBe('3');
@@ -388,7 +239,7 @@ describe('binary attachment abuse', () => {
   it.each(cases)('$name: connection closed, nothing relayed', async ({ frames }) => {
     const server = await start();
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     for (const frame of frames(room)) client.send(frame);
     expect(await client.expectClosed()).toBe(1005);
@@ -400,7 +251,7 @@ describe('binary attachment abuse', () => {
   it('a well-formed binary NOTIFY relays the bytes (control case)', async () => {
     const server = await start();
     const { room, watcher } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(header('1', room, 0));
     client.send(Buffer.from([7, 8, 9]));
@@ -415,7 +266,7 @@ describe('binary attachment abuse', () => {
   it('fractional placeholder num: no buffer there, the message is relayed as nothing, connection kept', async () => {
     const server = await start();
     const { room, watcher } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(header('2', room, 0.5));
     client.send(Buffer.from([1]));
@@ -430,7 +281,7 @@ describe('binary attachment abuse', () => {
   it('more attachments than declared: the extra one closes the connection', async () => {
     const server = await start();
     const { room, watcher } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(header('1', room, 0));
     client.send(Buffer.from([1]));
@@ -456,15 +307,15 @@ describe('binary attachment abuse', () => {
     async (how) => {
       const server = await start();
       const { room, expectNothingRelayed } = await roomWatcher(server);
-      const client = await RawClient.open(server);
+      const client = await RawClient.open(server.port);
       const sid = await client.connectNsp('/layout');
       expect(await client.request('/layout', 'JOIN', json({ room, name: 'half' }))).toEqual([]);
       client.send(header('3', room, 0));
       client.send(Buffer.from([1]));
       await sleep(50);
-      if (how === 'close') client.ws.close();
+      if (how === 'close') client.close();
       else if (how === 'terminate') client.terminate();
-      else (client.ws as unknown as { _socket: net.Socket })._socket.resetAndDestroy();
+      else client.reset();
       await client.closed;
       await expectNoSessionsBut(server, 1);
       expect(server.service.io.of('/layout').sockets.has(sid)).toBe(false);
@@ -483,7 +334,7 @@ describe('oversized frames (maxHttpBufferSize 10 000)', () => {
   it.each([4, 3] as const)('EIO=%i WebSocket: 50 KB frame closes the connection (1009), nothing relayed', async (eio) => {
     const server = await start({ maxHttpBufferSize: 10_000 });
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server, eio);
+    const client = await RawClient.open(server.port, eio);
     expect(client.open.maxPayload).toBe(10_000);
     await client.connectNsp('/layout');
     client.send(big(room));
@@ -496,7 +347,7 @@ describe('oversized frames (maxHttpBufferSize 10 000)', () => {
   it('a 50 KB binary attachment is refused the same way', async () => {
     const server = await start({ maxHttpBufferSize: 10_000 });
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(`451-/layout,${JSON.stringify(['NOTIFY', { room, message: { _placeholder: true, num: 0 } }])}`);
     client.send(Buffer.alloc(50_000, 1));
@@ -508,25 +359,14 @@ describe('oversized frames (maxHttpBufferSize 10 000)', () => {
   it('EIO=4 polling: a 50 KB POST is answered 413 and nothing is relayed', async () => {
     const server = await start({ maxHttpBufferSize: 10_000 });
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const sid = await pollingHandshake(server, 4);
-    const base = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
-    expect(await (await fetch(base, { method: 'POST', body: '40/layout,' })).text()).toBe('ok');
-    expect(await (await fetch(base)).text()).toMatch(/^40\/layout,\{"sid":/);
-    const response = await fetch(base, { method: 'POST', body: big(room), headers: { 'content-type': 'text/plain;charset=UTF-8' } });
-    expect(response.status).toBe(413);
+    const session = await RawPolling.open(server.port, 4);
+    expect((await session.post('40/layout,')).text).toBe('ok');
+    expect((await session.poll()).text).toMatch(/^40\/layout,\{"sid":/);
+    expect((await session.post(big(room))).status).toBe(413);
     await expectNothingRelayed();
     await assertServes(server);
   });
 });
-
-/** Opens an Engine.IO polling session; resolves with its sid. */
-async function pollingHandshake(server: TestServer, eio: 3 | 4): Promise<string> {
-  const response = await fetch(`${server.url}/socket.io/?EIO=${eio}&transport=polling${eio === 3 ? '&b64=1' : ''}`);
-  expect(response.status).toBe(200);
-  const sid = /"sid":"([^"]+)"/.exec(await response.text())?.[1];
-  expect(sid).toBeTruthy();
-  return sid as string;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -647,22 +487,22 @@ describe('prototype-looking names', () => {
   it('raw handshakes: query, auth and HTTP bodies with such keys', async () => {
     const server = await start();
     // Query keys of every shape, on the Engine.IO handshake and on /lobby.
-    const client = await RawClient.open(server, 4, '&__proto__[polluted]=yes&constructor[prototype][polluted]=yes&lobbyId=__proto__');
+    const client = await RawClient.open(server.port, 4, '&__proto__[polluted]=yes&constructor[prototype][polluted]=yes&lobbyId=__proto__');
     const lobbySid = await client.connectNsp('/lobby', `{${POISON}}`);
     expect(server.service.io.of('/lobby').adapter.rooms.get(roomKey('__proto__'))?.has(lobbySid)).toBe(true);
     const layoutSid = await client.connectNsp('/layout', `{${POISON}}`);
     expect(server.service.io.of('/layout').sockets.has(layoutSid)).toBe(true);
     // lobbyId from the auth payload (as 2.x clients send it) when it is a prototype key.
-    const other = await RawClient.open(server);
+    const other = await RawClient.open(server.port);
     const authSid = await other.connectNsp('/lobby', '{"lobbyId":"constructor"}');
     expect(server.service.io.of('/lobby').adapter.rooms.get(roomKey('constructor'))?.has(authSid)).toBe(true);
     // v3 clients put a namespace's query in its CONNECT packet.
-    const legacy = await RawClient.open(server, 3);
+    const legacy = await RawClient.open(server.port, 3);
     const legacySid = await legacy.connectNsp('/lobby?__proto__=x&constructor=y&lobbyId=hasOwnProperty');
     expect(legacySid).toBe(`/lobby#${legacy.open.sid}`);
     expect(server.service.io.of('/lobby').adapter.rooms.get(roomKey('hasOwnProperty'))?.has(legacySid)).toBe(true);
     // Auth carrying only a prototype key is no lobbyId.
-    const third = await RawClient.open(server);
+    const third = await RawClient.open(server.port);
     third.send('40/lobby,{"__proto__":{"lobbyId":"x"}}');
     expect(await third.next((f) => typeof f === 'string' && f.startsWith('44/lobby,'), 'lobby refusal')).toMatch(/lobbyId/);
 
@@ -709,7 +549,7 @@ describe('socket ids used as room and lobby names', () => {
     expect(await attacker.request('JOIN', victim.publicId)).toEqual([]);
     attacker.emit('BROADCAST', { message: 'spoofed' });
     expect(await attacker.nextValue('MESSAGE')).toEqual({ from: attacker.publicId, message: 'spoofed' });
-    // The victim never joined that lobby: PROTOCOL.md sends JOINED and MESSAGE to its members only.
+    // The victim never joined that lobby: JOINED and MESSAGE go to its members only (README, "The protocol" > "`/lobby`").
     expect(await victim.drain('JOINED')).toEqual([]);
     expect(await victim.drain('MESSAGE')).toEqual([]);
   });
@@ -761,7 +601,7 @@ describe('deeply nested JSON (10 000 levels, 20 KB)', () => {
   it('NOTIFY, BROADCAST_STATUS and POST /bus-message with it: the node survives, nothing relayed, the connection kept', async () => {
     const server = await start();
     const { room, expectNothingRelayed } = await roomWatcher(server);
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     await client.connectNsp('/trigger');
     client.send(`42/layout,["NOTIFY",{"room":${JSON.stringify(room)},"message":${deep}}]`);
@@ -780,7 +620,7 @@ describe('deeply nested JSON (10 000 levels, 20 KB)', () => {
   // message would overflow the stack: the service refuses it as bad input before (MAX_DEPTH).
   it('such input is refused as bad input, not failed on as an internal error', async () => {
     const server = await start();
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     await client.connectNsp('/layout');
     client.send(`42/layout,["NOTIFY",{"room":"deep","message":${deep}}]`);
     const [reply] = await client.nextEvent('/layout', 'ERROR');
@@ -796,7 +636,7 @@ describe('deeply nested JSON (10 000 levels, 20 KB)', () => {
 describe('room limit', () => {
   it('10 000 JOINs from one /layout socket: 100 acked, the rest refused with ERROR, rooms stay at 100', async () => {
     const server = await start({ maxRoomsPerSocket: 100 });
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     const sid = await client.connectNsp('/layout');
     const TOTAL = 10_000;
     for (let i = 0; i < TOTAL; i++) client.send(`42/layout,${i}${JSON.stringify(['JOIN', { room: `r${i}`, name: 'greedy' }])}`);
@@ -829,7 +669,7 @@ describe('room limit', () => {
 
   it('1 000 JOINs from one /trigger socket: 100 acked, the rest refused', async () => {
     const server = await start({ maxRoomsPerSocket: 100 });
-    const client = await RawClient.open(server);
+    const client = await RawClient.open(server.port);
     const sid = await client.connectNsp('/trigger');
     for (let i = 0; i < 1000; i++) client.send(`42/trigger,${i}${JSON.stringify(['JOIN', `t${i}`])}`);
     await until(() => client.frames.length >= 1 + 1 + 1000, 'every JOIN answered');
@@ -851,7 +691,7 @@ describe('event flood (eventRate 100/s, burst 50)', () => {
     const listener = await connect('v4', server.url, '/layout');
     expect(await listener.request('JOIN', json({ room, name: 'listener' }))).toEqual([]);
 
-    const flooder = await RawClient.open(server);
+    const flooder = await RawClient.open(server.port);
     const flooderSid = await flooder.connectNsp('/layout');
     const started = Date.now();
     for (let i = 0; i < 20_000; i++) flooder.emit('/layout', 'NOTIFY', { room, message: i });
@@ -886,7 +726,7 @@ describe('event flood (eventRate 100/s, burst 50)', () => {
     const room = unique('burst');
     const listener = await connect('v4', server.url, '/layout');
     expect(await listener.request('JOIN', json({ room, name: 'listener' }))).toEqual([]);
-    const bursty = await RawClient.open(server);
+    const bursty = await RawClient.open(server.port);
     await bursty.connectNsp('/layout');
     for (let i = 0; i < 80; i++) bursty.emit('/layout', 'NOTIFY', { room, message: i });
     expect(await bursty.nextEvent('/layout', 'ERROR')).toEqual([{ event: 'RATE_LIMIT', message: expect.stringMatching(/dropp/) }]);
@@ -917,12 +757,12 @@ describe('a subscriber that stops reading (maxQueuedBytes 65 536)', () => {
     const room = unique('stalled');
     const reader = await connect('v4', server.url, '/layout');
     expect(await reader.request('JOIN', json({ room, name: 'reader' }))).toEqual([]);
-    const stalled = await RawClient.open(server);
+    const stalled = await RawClient.open(server.port);
     const stalledSid = await stalled.connectNsp('/layout');
     expect(await stalled.request('/layout', 'JOIN', { room, name: 'stalled' })).toEqual([]);
-    (stalled.ws as unknown as { _socket: net.Socket })._socket.pause();
+    stalled.stopReading();
 
-    const publisher = await RawClient.open(server);
+    const publisher = await RawClient.open(server.port);
     await publisher.connectNsp('/layout');
     const chunk = 'x'.repeat(50_000);
     for (let i = 0; i < 200 && server.service.io.of('/layout').sockets.has(stalledSid); i++) {
@@ -943,18 +783,16 @@ describe('a subscriber that stops reading (maxQueuedBytes 65 536)', () => {
   it('a long-polling client that stops polling is disconnected the same way', async () => {
     const server = await start({ maxQueuedBytes: 65_536 });
     const room = unique('unpolled');
-    const sid = await pollingHandshake(server, 4);
-    const base = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
-    const post = async (body: string) => expect(await (await fetch(base, { method: 'POST', body })).text()).toBe('ok');
-    await post('40/layout,');
-    expect(await (await fetch(base)).text()).toMatch(/^40\/layout,/);
-    await post(`42/layout,0${JSON.stringify(['JOIN', { room, name: 'unpolled' }])}`);
-    expect(await (await fetch(base)).text()).toBe('43/layout,0[]');
+    const session = await RawPolling.open(server.port, 4);
+    expect((await session.post('40/layout,')).text).toBe('ok');
+    expect((await session.poll()).text).toMatch(/^40\/layout,/);
+    expect((await session.post(`42/layout,0${JSON.stringify(['JOIN', { room, name: 'unpolled' }])}`)).text).toBe('ok');
+    expect((await session.poll()).text).toBe('43/layout,0[]');
     const layout = server.service.io.of('/layout');
     expect(layout.adapter.rooms.get(roomKey(room))?.size).toBe(1);
 
     // It never polls again: everything for it waits in the server's buffer.
-    const publisher = await RawClient.open(server);
+    const publisher = await RawClient.open(server.port);
     await publisher.connectNsp('/layout');
     for (let i = 0; i < 20; i++) publisher.emit('/layout', 'NOTIFY', { room, message: 'x'.repeat(10_000) });
     await until(() => server.service.io.engine.clientsCount === 1, 'the unpolled session dropped');
@@ -1000,7 +838,7 @@ describe('abrupt TCP resets', () => {
     const room = unique('reset');
     const clients = await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {
-        const client = await RawClient.open(server, i % 4 === 0 ? 3 : 4);
+        const client = await RawClient.open(server.port, i % 4 === 0 ? 3 : 4);
         if (i % 2) {
           await client.connectNsp('/layout');
           expect(await client.request('/layout', 'JOIN', { room, name: `r${i}` })).toEqual([]);
@@ -1010,7 +848,7 @@ describe('abrupt TCP resets', () => {
     );
     expect(server.service.io.engine.clientsCount).toBe(100);
     expect(server.service.io.of('/layout').adapter.rooms.get(roomKey(room))?.size).toBe(50);
-    for (const client of clients) (client.ws as unknown as { _socket: net.Socket })._socket.resetAndDestroy();
+    for (const client of clients) client.reset();
     await expectNoSessions(server);
     const layout = server.service.io.of('/layout');
     await until(() => layout.sockets.size === 0 && layout.adapter.rooms.size === 0, '/layout emptied');
@@ -1020,21 +858,18 @@ describe('abrupt TCP resets', () => {
   it.each([4, 3] as const)('EIO=%i polling: a half-sent POST reset by the client closes that session and frees its rooms', async (eio) => {
     const server = await start();
     const room = unique('half-post');
-    const sid = await pollingHandshake(server, eio);
-    const query = `/socket.io/?EIO=${eio}&transport=polling&sid=${sid}${eio === 3 ? '&b64=1' : ''}`;
-    const frame = (text: string) => (eio === 3 ? `${text.length}:${text}` : text);
-    expect(await (await fetch(server.url + query, { method: 'POST', body: frame('40/layout,'), headers: { 'content-type': 'text/plain;charset=UTF-8' } })).text()).toBe('ok');
+    const session = await RawPolling.open(server.port, eio);
+    expect((await session.post('40/layout,')).text).toBe('ok');
     // v3 polling gets the main namespace's 40 first, then /layout's.
     await until(() => server.service.io.of('/layout').sockets.size === 1, 'the polling socket on /layout');
-    const join = frame(`42/layout,0${JSON.stringify(['JOIN', { room, name: 'poller' }])}`);
-    expect(await (await fetch(server.url + query, { method: 'POST', body: join, headers: { 'content-type': 'text/plain;charset=UTF-8' } })).text()).toBe('ok');
+    expect((await session.post(`42/layout,0${JSON.stringify(['JOIN', { room, name: 'poller' }])}`)).text).toBe('ok');
     await until(() => server.service.io.of('/layout').adapter.rooms.get(roomKey(room))?.size === 1, 'the poller in its room');
     expect(server.service.io.engine.clientsCount).toBe(1);
 
     const socket = await tcp(server);
-    const body = frame(`42/layout,${JSON.stringify(['NOTIFY', { room, message: 'x'.repeat(500) }])}`);
+    const body = session.encode(`42/layout,${JSON.stringify(['NOTIFY', { room, message: 'x'.repeat(500) }])}`);
     socket.write(
-      `POST ${query} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: text/plain;charset=UTF-8\r\n` +
+      `POST ${session.path} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: text/plain;charset=UTF-8\r\n` +
         `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 40)}`,
     );
     await sleep(50);
@@ -1046,9 +881,9 @@ describe('abrupt TCP resets', () => {
 
   it('polling: a pending long-poll GET reset by the client closes that session', async () => {
     const server = await start();
-    const sid = await pollingHandshake(server, 4);
+    const session = await RawPolling.open(server.port, 4);
     const socket = await tcp(server);
-    socket.write(`GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
+    socket.write(`GET ${session.path} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
     await sleep(100);
     expect(server.service.io.engine.clientsCount).toBe(1);
     socket.resetAndDestroy();

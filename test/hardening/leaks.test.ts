@@ -7,16 +7,15 @@
  * socket in any namespace, no Engine.IO session, no TCP connection, and (when a garbage
  * collection can be forced) no heap growth worth speaking of. bench/soak.js is the long version.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket as NetSocket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pino from 'pino';
 import { io as ioV4 } from 'socket.io-client';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type WebsocketService } from '../../src';
 import { EVENT_TIMEOUT, sleep } from '../helpers';
+import { RawClient, RawPolling } from '../support/raw-client';
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
@@ -59,103 +58,6 @@ async function until(condition: () => boolean, what: () => string, timeout = 10_
   }
 }
 
-type Frame = string | Buffer;
-
-/** A hand-driven Engine.IO/Socket.IO WebSocket session (see hostile.test.ts for the wire). */
-class RawSession {
-  private readonly frames: Frame[] = [];
-  private readonly waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  readonly closed: Promise<void>;
-  sid = '';
-  private ackIds = 0;
-
-  constructor(
-    readonly ws: WebSocket,
-    readonly eio: 3 | 4,
-  ) {
-    ws.on('message', (data, isBinary) => this.push(isBinary ? (data as Buffer) : data.toString()));
-    ws.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      ws.on('close', () => {
-        for (const waiter of this.waiters.splice(0)) {
-          clearTimeout(waiter.timer);
-          waiter.reject(new Error('connection closed'));
-        }
-        resolve();
-      }),
-    );
-  }
-
-  static async open(port: number, eio: 3 | 4, query = ''): Promise<RawSession> {
-    const session = new RawSession(new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=${eio}&transport=websocket${query}`), eio);
-    const open = await session.next((f) => typeof f === 'string' && f.startsWith('0{'));
-    session.sid = JSON.parse((open as string).slice(1)).sid;
-    if (eio === 3) await session.next((f) => f === '40');
-    return session;
-  }
-
-  private push(frame: Frame) {
-    if (this.eio === 4 && frame === '2') return this.ws.send('3');
-    const index = this.waiters.findIndex((w) => w.match(frame));
-    if (index < 0) {
-      // Events nobody waits for are dropped: sessions only wait for what they asked.
-      if (this.frames.length < 100) this.frames.push(frame);
-      return;
-    }
-    const [waiter] = this.waiters.splice(index, 1);
-    clearTimeout(waiter.timer);
-    waiter.resolve(frame);
-  }
-
-  next(match: (f: Frame) => boolean): Promise<Frame> {
-    const index = this.frames.findIndex(match);
-    if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`frame not received in ${EVENT_TIMEOUT} ms`)), EVENT_TIMEOUT);
-      this.waiters.push({ match, resolve, reject, timer });
-    });
-  }
-
-  send(frame: string): void {
-    this.ws.send(frame);
-  }
-
-  async connectNsp(nsp: string): Promise<Frame> {
-    this.send(`40${nsp},`);
-    return this.next((f) => typeof f === 'string' && (f.startsWith(`40${nsp},`) || f.startsWith(`44${nsp},`)));
-  }
-
-  emit(nsp: string, ...args: unknown[]): void {
-    this.send(`42${nsp},${JSON.stringify(args)}`);
-  }
-
-  async request(nsp: string, ...args: unknown[]): Promise<unknown[]> {
-    const id = this.ackIds++;
-    this.send(`42${nsp},${id}${JSON.stringify(args)}`);
-    const prefix = `43${nsp},${id}[`;
-    const reply = await this.next((f) => typeof f === 'string' && f.startsWith(prefix));
-    return JSON.parse((reply as string).slice(prefix.length - 1));
-  }
-
-  nextEvent(nsp: string, name: string): Promise<Frame> {
-    return this.next((f) => typeof f === 'string' && f.startsWith(`42${nsp},[${JSON.stringify(name)}`));
-  }
-}
-
-/** One HTTP request on its own connection (no keep-alive: every TCP connection must end). */
-function httpRequest(port: number, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: body === undefined ? {} : { 'content-type': 'text/plain;charset=UTF-8' } }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // What one session does
 
@@ -167,19 +69,19 @@ interface Tally {
 type Ending = 'disconnect' | 'close' | 'terminate' | 'reset';
 const ENDINGS: Ending[] = ['disconnect', 'close', 'terminate', 'reset'];
 
-async function end(session: RawSession, how: Ending, namespaces: string[]): Promise<void> {
+async function end(session: RawClient, how: Ending, namespaces: string[]): Promise<void> {
   if (how === 'disconnect') {
     for (const nsp of namespaces) session.send(`41${nsp},`);
-    session.ws.close();
-  } else if (how === 'close') session.ws.close();
-  else if (how === 'terminate') session.ws.terminate();
-  else (session.ws as unknown as { _socket: NetSocket })._socket.resetAndDestroy();
+    session.close();
+  } else if (how === 'close') session.close();
+  else if (how === 'terminate') session.terminate();
+  else session.reset();
   await session.closed;
 }
 
 /** `/layout` and `/bus` on one session: JOIN 3 rooms each, NOTIFY, CLIENTS, LEAVE one. */
 async function roomsSession(port: number, i: number, wave: number, eio: 3 | 4, release: Promise<void>): Promise<void> {
-  const session = await RawSession.open(port, eio);
+  const session = await RawClient.open(port, eio);
   const namespaces = eio === 3 ? ['/layout'] : ['/layout', '/bus'];
   for (const nsp of namespaces) {
     await session.connectNsp(nsp);
@@ -197,7 +99,7 @@ async function roomsSession(port: number, i: number, wave: number, eio: 3 | 4, r
 
 /** `/lobby?lobbyId=…`: PEERS, BROADCAST, LEAVE, JOIN another lobby, RTCSIGNAL to itself. */
 async function lobbySession(port: number, i: number, wave: number, release: Promise<void>): Promise<void> {
-  const session = await RawSession.open(port, 4, `&lobbyId=w${wave}-lobby${i % 5}`);
+  const session = await RawClient.open(port, 4, `&lobbyId=w${wave}-lobby${i % 5}`);
   await session.connectNsp('/lobby');
   await session.nextEvent('/lobby', 'PEERS');
   session.emit('/lobby', 'BROADCAST', { message: i });
@@ -212,7 +114,7 @@ async function lobbySession(port: number, i: number, wave: number, release: Prom
 
 /** `/trigger`: JOIN two rooms, BROADCAST_STATUS, LEAVE one. */
 async function triggerSession(port: number, i: number, wave: number, release: Promise<void>): Promise<void> {
-  const session = await RawSession.open(port, i % 2 ? 3 : 4);
+  const session = await RawClient.open(port, i % 2 ? 3 : 4);
   await session.connectNsp('/trigger');
   expect(await session.request('/trigger', 'JOIN', `w${wave}-t${i % 7}`)).toEqual([]);
   expect(await session.request('/trigger', 'JOIN', `w${wave}-t${(i + 1) % 7}`)).toEqual([]);
@@ -224,15 +126,15 @@ async function triggerSession(port: number, i: number, wave: number, release: Pr
 
 /** Thrown out by the server: joins a room, then sends a frame the decoder cannot read. */
 async function hostileSession(port: number, i: number, wave: number, release: Promise<void>): Promise<void> {
-  const session = await RawSession.open(port, 4);
+  const session = await RawClient.open(port, 4);
   await session.connectNsp('/layout');
   expect(await session.request('/layout', 'JOIN', { room: `w${wave}-room${i % 10}`, name: `bad${i}` })).toEqual([]);
   // Refused namespaces leave nothing behind either.
-  expect(await session.connectNsp('/nope')).toBe('44/nope,{"message":"Invalid namespace"}');
-  expect(String(await session.connectNsp('/lobby'))).toMatch(/^44\/lobby,.*lobbyId/);
+  expect(await session.connectReply('/nope')).toBe('44/nope,{"message":"Invalid namespace"}');
+  expect(await session.connectReply('/lobby')).toMatch(/^44\/lobby,.*lobbyId/);
   await release;
   session.send(['42/layout,[]', '451-/layout,["NOTIFY",{"_placeholder":true,"num":"x"}]', '9'][i % 3]);
-  if (i % 3 === 1) session.ws.send(Buffer.from([1]));
+  if (i % 3 === 1) session.send(Buffer.from([1]));
   await session.closed;
 }
 
@@ -253,18 +155,13 @@ async function clientLibrarySession(port: number, i: number, wave: number, relea
 
 /** Long-polling (v4, and v3 with base64 framing): connect /bus, JOIN, then the Engine.IO close packet. */
 async function pollingSession(port: number, i: number, wave: number, release: Promise<void>): Promise<void> {
-  const eio = i % 2 ? 3 : 4;
-  const handshake = await httpRequest(port, 'GET', `/socket.io/?EIO=${eio}&transport=polling${eio === 3 ? '&b64=1' : ''}`);
-  const sid = /"sid":"([^"]+)"/.exec(handshake.text)?.[1];
-  expect(sid).toBeTruthy();
-  const path = `/socket.io/?EIO=${eio}&transport=polling&sid=${sid}${eio === 3 ? '&b64=1' : ''}`;
-  const frame = (text: string) => (eio === 3 ? `${text.length}:${text}` : text);
-  const post = async (text: string) => expect((await httpRequest(port, 'POST', path, frame(text))).text).toBe('ok');
+  const session = await RawPolling.open(port, i % 2 ? 3 : 4);
+  const post = async (packet: string) => expect((await session.post(packet)).text).toBe('ok');
   await post('40/bus,');
   // Read until /bus's connect reply arrives (v3 gets the main namespace's 40 first).
-  for (let polls = 0; !(await httpRequest(port, 'GET', path)).text.includes('40/bus,'); polls++) expect(polls).toBeLessThan(5);
+  for (let polls = 0; !(await session.poll()).text.includes('40/bus,'); polls++) expect(polls).toBeLessThan(5);
   await post(`42/bus,0${JSON.stringify(['JOIN', { room: `w${wave}-room${i % 10}`, name: `poll${i}` }])}`);
-  for (let polls = 0; !(await httpRequest(port, 'GET', path)).text.includes('43/bus,0[]'); polls++) expect(polls).toBeLessThan(5);
+  for (let polls = 0; !(await session.poll()).text.includes('43/bus,0[]'); polls++) expect(polls).toBeLessThan(5);
   await release;
   await post('1');
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, formatPlatformLine } from '../../src/logger';
@@ -6,15 +8,16 @@ import { createLogger, formatPlatformLine } from '../../src/logger';
 const LISTENING = {
   level: 30,
   time: Date.parse('2026-11-25T16:16:21.507Z'),
-  id: 'abc',
+  host: '0.0.0.0',
   msg: 'Listening on port HTTP/3000',
 };
 
 describe('2immerse log format', () => {
-  it('reproduces the platform line of PROTOCOL.md exactly', () => {
-    expect(formatPlatformLine(LISTENING, 'websocket-service')).toBe(
-      `2-Immerse subSource:ws level:INFO  id:"abc"  logmessage:'Listening on port HTTP/3000' sourcetime:2026-11-25T16:16:21.507+0000 source:websocket-service\n`,
-    );
+  it('reproduces the platform line shown in the README ("Logging") exactly', () => {
+    const line = `2-Immerse subSource:ws level:INFO  host:"0.0.0.0"  logmessage:'Listening on port HTTP/3000' sourcetime:2026-11-25T16:16:21.507+0000 source:websocket-service`;
+    expect(formatPlatformLine(LISTENING, 'websocket-service')).toBe(`${line}\n`);
+    const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme.split('\n').map((text) => text.trim())).toContain(line);
   });
 
   it("turns single quotes in the message into double quotes and maps pino's levels", () => {

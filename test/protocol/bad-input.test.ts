@@ -1,25 +1,27 @@
 /**
- * The bad-input matrix (PROTOCOL.md "Payload encoding"): every verb of every namespace, fed every
- * kind of unparsable or wrongly shaped payload, must be refused the same way:
+ * The bad-input matrix (README, "The protocol" > "Refused requests: `ERROR`"): every verb of every
+ * namespace, fed every kind of unparsable or wrongly shaped payload, must be refused the same way:
  *  - no ack (old clients read any ack as success);
  *  - nothing joined, left, broadcast or replied to anyone;
  *  - a warning logged that names the verb;
  *  - `["ERROR", {event: VERB, message: REASON}]` to the offending socket alone;
  *  - the connection stays up: a valid request afterwards works.
  *
- * Each case is its own test (fast, no quiet period: the valid follow-up request doubles as an
- * ordering barrier, since one socket's packets are handled and answered in order). Per verb, one
- * batched test then fires every case at once and waits a single quiet period to prove that no
- * refused request was acked and that a second client received nothing, not even an ERROR.
+ * One table ({@link NAMESPACES}) says, per namespace, how a scene is set up and which events must
+ * stay quiet, and per verb, its bad cases and the valid request that must work after a refusal.
+ * One pair of test bodies runs it. Each case is its own test (fast, no quiet period: the valid
+ * follow-up request doubles as an ordering barrier, since one socket's packets are handled and
+ * answered in order). Per verb, one batched test then fires every case at once and waits a single
+ * quiet period to prove that no refused request was acked and that no other client received
+ * anything, not even an ERROR.
  *
- * One server per namespace block, fresh clients and a fresh room per test, so the tests run
+ * One server per namespace, fresh clients and a fresh room per test, so the tests run
  * concurrently. (startServer()/connect() from the helpers close what they open after *each*
  * test, which a shared server and concurrent tests cannot use; the legacy block uses them.)
  */
-import { io as ioV4 } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic, type TestContext } from 'vitest';
 import { createServer, type WebsocketService } from '../../src';
-import { connect, EVENT_TIMEOUT, json, memoryLogger, registerService, startServer, TestClient } from '../helpers';
+import { connect, connectForTest, json, memoryLogger, registerService, startServer, type TestClient } from '../helpers';
 import { clientRoom } from '../../src/rooms';
 
 // ---------------------------------------------------------------------------------------------
@@ -47,31 +49,9 @@ function sharedServer(): SharedServer {
   return shared;
 }
 
-/** A socket.io-client 4 client, closed when the test finishes (whatever else runs meanwhile). */
-async function open(ctx: TestContext, server: SharedServer, nsp: string, query?: Record<string, string>): Promise<TestClient> {
-  const socket = ioV4(server.url + nsp, {
-    forceNew: true,
-    multiplex: false,
-    reconnection: false,
-    transports: ['websocket'],
-    ...(query ? { query } : {}),
-  });
-  const client = new TestClient('v4', nsp, socket);
-  ctx.onTestFinished(() => client.close());
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connected,
-      client.refused.then((reason) => Promise.reject(new Error(`connection to ${nsp} refused: ${reason}`))),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no connection to ${nsp}`)), EVENT_TIMEOUT);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return client;
-}
+/** A socket.io-client 4 client of the shared server, closed when the test finishes. */
+const open = (ctx: TestContext, server: SharedServer, nsp: string, query?: Record<string, string>): Promise<TestClient> =>
+  connectForTest(ctx, server.url, nsp, query);
 
 let sequence = 0;
 /** A room/lobby id no other test uses. */
@@ -119,10 +99,9 @@ const BAD_IDS: { label: string; value: (id: string) => unknown; missing?: true }
 ];
 
 // ---------------------------------------------------------------------------------------------
-// /layout and /bus
+// The cases of each namespace
 
 type RoomVerb = 'JOIN' | 'LEAVE' | 'NOTIFY' | 'CLIENTS';
-const ROOM_VERBS: RoomVerb[] = ['JOIN', 'LEAVE', 'NOTIFY', 'CLIENTS'];
 
 /** A valid request of each verb; a refused JOIN carries the name "ghost", which must never show. */
 function validRequest(verb: RoomVerb, room: string): Record<string, unknown> {
@@ -183,106 +162,9 @@ function roomCases(verb: RoomVerb): BadCase[] {
   return cases;
 }
 
-describe.each(['/layout', '/bus'])('bad input on %s', (nsp) => {
-  const server = sharedServer();
-
-  /** An observer named "observer" in a fresh room, and an actor (in the room too for LEAVE). */
-  async function setUp(ctx: TestContext, verb: RoomVerb, actors = 1) {
-    const room = unique('room');
-    const observer = await open(ctx, server, nsp);
-    expect(await observer.request('JOIN', json({ room, name: 'observer' }))).toEqual([]);
-    const all = await Promise.all(Array.from({ length: actors }, () => open(ctx, server, nsp)));
-    if (verb === 'LEAVE') {
-      await Promise.all(all.map((actor, i) => actor.request('JOIN', json({ room, name: `actor${i}` }))));
-    }
-    return { room, observer, actors: all };
-  }
-
-  describe.concurrent.each(ROOM_VERBS)('%s', (verb) => {
-    const cases = roomCases(verb);
-
-    it.for(cases)('refuses $label: ERROR to the sender, warning, no effect, still connected', async ({ args }, ctx) => {
-      const { expect } = ctx;
-      const { room, observer, actors: [actor] } = await setUp(ctx, verb);
-      let acked = false;
-      actor.emit(verb, ...args({ room, peer: '' }), () => {
-        acked = true;
-      });
-
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply(verb));
-      expectOneWarning(expect, server, actor.publicId, verb);
-      expect(roomsOf(server, nsp, actor.id)).toEqual(verb === 'LEAVE' ? [room] : []);
-
-      // Valid requests still work, and come after anything the refused one could have caused.
-      switch (verb) {
-        case 'JOIN': {
-          observer.emit('CLIENTS', json({ room }));
-          expect(await observer.nextValue('CLIENTS')).toEqual({ room, clients: ['observer'] });
-          // The refused JOIN did not set the name: the actor is still "unknown".
-          actor.emit('NOTIFY', json({ room, message: 'probe' }));
-          expect(await observer.nextValue('EVENT')).toEqual({ sender: 'unknown', room, message: 'probe' });
-          expect(await actor.request('JOIN', json({ room, name: 'actor' }))).toEqual([]);
-          observer.emit('CLIENTS', { room });
-          const listed = (await observer.nextValue('CLIENTS')) as { clients: string[] };
-          expect([...listed.clients].sort()).toEqual(['actor', 'observer']);
-          break;
-        }
-        case 'LEAVE': {
-          expect(await actor.request('LEAVE', json({ room }))).toEqual([]);
-          expect(roomsOf(server, nsp, actor.id)).toEqual([]);
-          break;
-        }
-        case 'NOTIFY': {
-          actor.emit('NOTIFY', json({ room, message: 'valid' }));
-          // The first EVENT the observer sees is the valid one: the refused NOTIFY sent nothing.
-          expect(await observer.nextValue('EVENT')).toEqual({ sender: 'unknown', room, message: 'valid' });
-          break;
-        }
-        case 'CLIENTS': {
-          actor.emit('CLIENTS', json({ room }));
-          // The first CLIENTS reply is to the valid request: the refused one got none.
-          expect(await actor.nextValue('CLIENTS')).toEqual({ room, clients: ['observer'] });
-          break;
-        }
-      }
-      expect(acked).toBe(false);
-    });
-
-    it(`all ${cases.length} refusals at once: none acked, one ERROR each, nothing reaches another client`, async (ctx) => {
-      const { expect } = ctx;
-      const { room, observer, actors } = await setUp(ctx, verb, cases.length);
-      const [acks, actorErrors, actorReplies, events, errors, replies] = await Promise.all([
-        Promise.all(actors.map((actor, i) => actor.acked(verb, ...cases[i].args({ room, peer: '' })))),
-        Promise.all(actors.map((actor) => actor.drain('ERROR'))),
-        Promise.all(actors.map((actor) => actor.drain('CLIENTS'))),
-        observer.drain('EVENT'),
-        observer.drain('ERROR'),
-        observer.drain('CLIENTS'),
-      ]);
-      const byLabel = <T>(values: T[]) => Object.fromEntries(cases.map(({ label }, i) => [label, values[i]]));
-      expect(byLabel(acks)).toEqual(byLabel(cases.map(() => false)));
-      expect(byLabel(actorErrors)).toEqual(byLabel(cases.map(() => [[errorReply(verb)]])));
-      expect(byLabel(actorReplies)).toEqual(byLabel(cases.map(() => [])));
-      expect({ events, errors, replies }).toEqual({ events: [], errors: [], replies: [] });
-
-      // Membership is exactly what it was: nobody joined, nobody left.
-      observer.emit('CLIENTS', json({ room }));
-      const listed = (await observer.nextValue('CLIENTS')) as { clients: string[] };
-      const expected = verb === 'LEAVE' ? ['observer', ...actors.map((_, i) => `actor${i}`)] : ['observer'];
-      expect([...listed.clients].sort()).toEqual(expected.sort());
-    });
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// /trigger
-
-const TRIGGER_FORWARDS = { BROADCAST_EVENTS: 'EVENTS', BROADCAST_UPDATES: 'UPDATES', BROADCAST_STATUS: 'STATUS' } as const;
-type TriggerVerb = 'JOIN' | 'LEAVE' | keyof typeof TRIGGER_FORWARDS;
-const TRIGGER_VERBS: TriggerVerb[] = ['JOIN', 'LEAVE', 'BROADCAST_EVENTS', 'BROADCAST_UPDATES', 'BROADCAST_STATUS'];
 const TRIGGER_DATA = { leaked: true };
 
-function triggerCases(verb: TriggerVerb): BadCase[] {
+function triggerCases(verb: string): BadCase[] {
   const extra = verb === 'JOIN' || verb === 'LEAVE' ? [] : [TRIGGER_DATA];
   return [
     ...BAD_IDS.filter(({ missing }) => !missing).map(({ label, value }) => ({
@@ -294,115 +176,169 @@ function triggerCases(verb: TriggerVerb): BadCase[] {
   ];
 }
 
-describe('bad input on /trigger', () => {
-  const server = sharedServer();
+/** Lobby ids (JOIN, LEAVE) that are no ids. */
+function lobbyIdCases(): BadCase[] {
+  return [
+    ...BAD_IDS.filter(({ missing }) => !missing).map(({ label, value }) => ({
+      label: `lobby id ${label}`,
+      args: ({ room }: Target) => [value(room)],
+    })),
+    { label: 'no lobby id at all', args: () => [] },
+  ];
+}
 
-  async function setUp(ctx: TestContext, verb: TriggerVerb, actors = 1) {
+/** BROADCAST and RTCSIGNAL payloads that are no objects. */
+const NOT_OBJECTS: BadCase[] = [
+  { label: 'a number', args: () => [42] },
+  { label: 'a string', args: () => ['x'] },
+  { label: 'a JSON string of a valid payload', args: ({ peer }) => [json({ to: peer, message: 'leaked' })] },
+  { label: 'null', args: () => [null] },
+  { label: 'true', args: () => [true] },
+  { label: 'an empty array', args: () => [[]] },
+  { label: 'an array holding a valid payload', args: ({ peer }) => [[{ to: peer, message: 'leaked' }]] },
+  { label: 'no payload at all', args: () => [] },
+];
+
+/** RTCSIGNAL payloads whose `to` is no peer id. */
+function peerCases(): BadCase[] {
+  return BAD_IDS.map(({ label, value, missing }) => ({
+    label: `to ${label}`,
+    args: ({ peer }: Target) => [missing ? { sdp: 'leaked' } : { to: value(peer), sdp: 'leaked' }],
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table: per namespace, how a scene is set up and what must stay quiet; per verb, its bad
+// cases and the valid request that must still work after a refusal.
+
+/** A fresh room (or lobby) with an observer in it, and the actors who fire the bad requests. */
+interface Scene extends Target {
+  observer: TestClient;
+  actors: TestClient[];
+  /** The rooms `client` is in on the server, its own room left out. */
+  rooms: (client: TestClient) => string[];
+}
+
+interface VerbRow {
+  verb: string;
+  cases: BadCase[];
+  /**
+   * After a refusal: a valid request of the same kind from `actor` works, and whatever it causes
+   * is the first thing of its kind seen (so the refused request caused nothing).
+   */
+  valid: (expect: ExpectStatic, scene: Scene, actor: TestClient) => Promise<void>;
+}
+
+interface NamespaceRow {
+  nsp: string;
+  /** The observer, then `actors` actors, in a fresh room, set up for `verb` (see {@link inRoom}). */
+  setUp: (ctx: TestContext, server: SharedServer, verb: string, actors?: number) => Promise<Scene>;
+  /** Whether the actors are in the scene's room when they fire `verb`; a refusal must not change it. */
+  inRoom: (verb: string) => boolean;
+  /** What refused requests must not send, to the observer and to the actors (besides their ERROR). */
+  quiet: { observer: string[]; actors: string[] };
+  /** Further proof, after the batched refusals, that membership is what it was. */
+  roster?: (expect: ExpectStatic, scene: Scene, verb: string) => Promise<void>;
+  verbs: VerbRow[];
+}
+
+/** `/layout` and `/bus`: rooms with member names, JSON-string or object payloads. */
+function roomNamespace(nsp: '/layout' | '/bus'): NamespaceRow {
+  const row = (verb: RoomVerb, valid: VerbRow['valid']): VerbRow => ({ verb, cases: roomCases(verb), valid });
+  return {
+    nsp,
+    async setUp(ctx, server, verb, actors = 1) {
+      const room = unique('room');
+      const observer = await open(ctx, server, nsp);
+      expect(await observer.request('JOIN', json({ room, name: 'observer' }))).toEqual([]);
+      const all = await Promise.all(Array.from({ length: actors }, () => open(ctx, server, nsp)));
+      if (verb === 'LEAVE') {
+        await Promise.all(all.map((actor, i) => actor.request('JOIN', json({ room, name: `actor${i}` }))));
+      }
+      return { room, peer: '', observer, actors: all, rooms: (client) => roomsOf(server, nsp, client.id) };
+    },
+    inRoom: (verb) => verb === 'LEAVE',
+    quiet: { observer: ['EVENT', 'ERROR', 'CLIENTS'], actors: ['CLIENTS'] },
+    async roster(expect, { room, observer, actors }, verb) {
+      // Nobody joined (not even a "ghost"), nobody left.
+      observer.emit('CLIENTS', json({ room }));
+      const listed = (await observer.nextValue('CLIENTS')) as { clients: string[] };
+      const expected = verb === 'LEAVE' ? ['observer', ...actors.map((_, i) => `actor${i}`)] : ['observer'];
+      expect([...listed.clients].sort()).toEqual(expected.sort());
+    },
+    verbs: [
+      row('JOIN', async (expect, { room, observer }, actor) => {
+        observer.emit('CLIENTS', json({ room }));
+        expect(await observer.nextValue('CLIENTS')).toEqual({ room, clients: ['observer'] });
+        // The refused JOIN did not set the name: the actor is still "unknown".
+        actor.emit('NOTIFY', json({ room, message: 'probe' }));
+        expect(await observer.nextValue('EVENT')).toEqual({ sender: 'unknown', room, message: 'probe' });
+        expect(await actor.request('JOIN', json({ room, name: 'actor' }))).toEqual([]);
+        observer.emit('CLIENTS', { room });
+        const listed = (await observer.nextValue('CLIENTS')) as { clients: string[] };
+        expect([...listed.clients].sort()).toEqual(['actor', 'observer']);
+      }),
+      row('LEAVE', async (expect, { room, rooms }, actor) => {
+        expect(await actor.request('LEAVE', json({ room }))).toEqual([]);
+        expect(rooms(actor)).toEqual([]);
+      }),
+      row('NOTIFY', async (expect, { room, observer }, actor) => {
+        actor.emit('NOTIFY', json({ room, message: 'valid' }));
+        expect(await observer.nextValue('EVENT')).toEqual({ sender: 'unknown', room, message: 'valid' });
+      }),
+      row('CLIENTS', async (expect, { room }, actor) => {
+        actor.emit('CLIENTS', json({ room }));
+        // The first CLIENTS reply is to the valid request: the refused one got none.
+        expect(await actor.nextValue('CLIENTS')).toEqual({ room, clients: ['observer'] });
+      }),
+    ],
+  };
+}
+
+const TRIGGER_FORWARDS = { BROADCAST_EVENTS: 'EVENTS', BROADCAST_UPDATES: 'UPDATES', BROADCAST_STATUS: 'STATUS' } as const;
+
+/** `/trigger`: plain-string room ids, broadcasts forwarded to the others in the room. */
+const TRIGGER: NamespaceRow = {
+  nsp: '/trigger',
+  async setUp(ctx, server, verb, actors = 1) {
     const room = unique('timeline');
     const observer = await open(ctx, server, '/trigger');
     expect(await observer.request('JOIN', room)).toEqual([]);
     const all = await Promise.all(Array.from({ length: actors }, () => open(ctx, server, '/trigger')));
     if (verb === 'LEAVE') await Promise.all(all.map((actor) => actor.request('JOIN', room)));
-    return { room, observer, actors: all };
-  }
-
-  describe.concurrent.each(TRIGGER_VERBS)('%s', (verb) => {
-    const cases = triggerCases(verb);
-
-    it.for(cases)('refuses $label: ERROR to the sender, warning, no effect, still connected', async ({ args }, ctx) => {
-      const { expect } = ctx;
-      const { room, observer, actors: [actor] } = await setUp(ctx, verb);
-      let acked = false;
-      actor.emit(verb, ...args({ room, peer: '' }), () => {
-        acked = true;
-      });
-
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply(verb));
-      expectOneWarning(expect, server, actor.publicId, verb);
-      expect(roomsOf(server, '/trigger', actor.id)).toEqual(verb === 'LEAVE' ? [room] : []);
-
-      if (verb === 'JOIN' || verb === 'LEAVE') {
+    return { room, peer: '', observer, actors: all, rooms: (client) => roomsOf(server, '/trigger', client.id) };
+  },
+  inRoom: (verb) => verb === 'LEAVE',
+  quiet: { observer: ['EVENTS', 'UPDATES', 'STATUS', 'ERROR'], actors: [] },
+  verbs: [
+    ...(['JOIN', 'LEAVE'] as const).map((verb) => ({
+      verb,
+      cases: triggerCases(verb),
+      async valid(expect: ExpectStatic, { room, rooms }: Scene, actor: TestClient) {
         expect(await actor.request(verb, room)).toEqual([]);
-        expect(roomsOf(server, '/trigger', actor.id)).toEqual(verb === 'JOIN' ? [room] : []);
-      } else {
+        expect(rooms(actor)).toEqual(verb === 'JOIN' ? [room] : []);
+      },
+    })),
+    ...(Object.keys(TRIGGER_FORWARDS) as (keyof typeof TRIGGER_FORWARDS)[]).map((verb) => ({
+      verb,
+      cases: triggerCases(verb),
+      async valid(expect: ExpectStatic, { room, observer }: Scene, actor: TestClient) {
         actor.emit(verb, room, { valid: true });
-        // The first forward the observer sees is the valid one.
         expect(await observer.nextValue(TRIGGER_FORWARDS[verb])).toEqual({ valid: true });
-        expect(await actor.request('JOIN', room)).toEqual([]); // barrier for the ack below
-      }
-      expect(acked).toBe(false);
-    });
+        expect(await actor.request('JOIN', room)).toEqual([]); // barrier for the ack check after it
+      },
+    })),
+  ],
+};
 
-    it(`all ${cases.length} refusals at once: none acked, one ERROR each, nothing reaches another client`, async (ctx) => {
-      const { expect } = ctx;
-      const { room, observer, actors } = await setUp(ctx, verb, cases.length);
-      const [acks, actorErrors, events, updates, status, errors] = await Promise.all([
-        Promise.all(actors.map((actor, i) => actor.acked(verb, ...cases[i].args({ room, peer: '' })))),
-        Promise.all(actors.map((actor) => actor.drain('ERROR'))),
-        observer.drain('EVENTS'),
-        observer.drain('UPDATES'),
-        observer.drain('STATUS'),
-        observer.drain('ERROR'),
-      ]);
-      const byLabel = <T>(values: T[]) => Object.fromEntries(cases.map(({ label }, i) => [label, values[i]]));
-      expect(byLabel(acks)).toEqual(byLabel(cases.map(() => false)));
-      expect(byLabel(actorErrors)).toEqual(byLabel(cases.map(() => [[errorReply(verb)]])));
-      expect({ events, updates, status, errors }).toEqual({ events: [], updates: [], status: [], errors: [] });
-      const expectedRooms = verb === 'LEAVE' ? [room] : [];
-      expect(byLabel(actors.map((actor) => roomsOf(server, '/trigger', actor.id)))).toEqual(byLabel(cases.map(() => expectedRooms)));
-    });
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// /lobby
-
-type LobbyVerb = 'JOIN' | 'LEAVE' | 'BROADCAST' | 'RTCSIGNAL';
-const LOBBY_VERBS: LobbyVerb[] = ['JOIN', 'LEAVE', 'BROADCAST', 'RTCSIGNAL'];
-const LOBBY_EVENTS = ['JOINED', 'LEFT', 'MESSAGE', 'RTCSIGNAL', 'ERROR'] as const;
-
-function lobbyCases(verb: LobbyVerb): BadCase[] {
-  const notObjects: BadCase[] = [
-    { label: 'a number', args: () => [42] },
-    { label: 'a string', args: () => ['x'] },
-    { label: 'a JSON string of a valid payload', args: ({ peer }) => [json({ to: peer, message: 'leaked' })] },
-    { label: 'null', args: () => [null] },
-    { label: 'true', args: () => [true] },
-    { label: 'an empty array', args: () => [[]] },
-    { label: 'an array holding a valid payload', args: ({ peer }) => [[{ to: peer, message: 'leaked' }]] },
-    { label: 'no payload at all', args: () => [] },
-  ];
-  switch (verb) {
-    case 'JOIN':
-    case 'LEAVE':
-      return [
-        ...BAD_IDS.filter(({ missing }) => !missing).map(({ label, value }) => ({
-          label: `lobby id ${label}`,
-          args: ({ room }: Target) => [value(room)],
-        })),
-        { label: 'no lobby id at all', args: () => [] },
-      ];
-    case 'BROADCAST':
-      return notObjects;
-    case 'RTCSIGNAL':
-      return [
-        ...notObjects,
-        ...BAD_IDS.map(({ label, value, missing }) => ({
-          label: `to ${label}`,
-          args: ({ peer }: Target) => [missing ? { sdp: 'leaked' } : { to: value(peer), sdp: 'leaked' }],
-        })),
-      ];
-  }
-}
-
-describe('bad input on /lobby', () => {
-  const server = sharedServer();
-
+/** `/lobby`: one lobby per socket, given at connect; peers signal each other by public id. */
+const LOBBY: NamespaceRow = {
+  nsp: '/lobby',
   /**
-   * An observer, then the actors, in a fresh lobby; every JOINED (and, for JOIN, the actors'
-   * LEAVE and its LEFT) consumed, so that anything the observer gets later is news.
+   * Every JOINED (and, for JOIN, the actors' LEAVE and its LEFT) is consumed, so that anything the
+   * observer gets later is news.
    */
-  async function setUp(ctx: TestContext, verb: LobbyVerb, actors = 1) {
+  async setUp(ctx, server, verb, actors = 1) {
     const lobby = unique('lobby');
     const observer = await open(ctx, server, '/lobby', { lobbyId: lobby });
     expect(await observer.nextValue('JOINED')).toBe(observer.publicId);
@@ -415,89 +351,126 @@ describe('bad input on /lobby', () => {
       const left = await Promise.all(all.map(() => observer.nextValue('LEFT')));
       expect([...left].sort()).toEqual(all.map((actor) => actor.publicId).sort());
     }
-    return { lobby, observer, actors: all };
-  }
+    return { room: lobby, peer: observer.publicId, observer, actors: all, rooms: (client) => roomsOf(server, '/lobby', client.id) };
+  },
+  inRoom: (verb) => verb !== 'JOIN',
+  quiet: { observer: ['JOINED', 'LEFT', 'MESSAGE', 'RTCSIGNAL', 'ERROR'], actors: [] },
+  verbs: [
+    {
+      verb: 'JOIN',
+      cases: lobbyIdCases(),
+      async valid(expect, { room, observer }, actor) {
+        expect(await actor.request('JOIN', room)).toEqual([]);
+        expect(await observer.nextValue('JOINED')).toBe(actor.publicId);
+      },
+    },
+    {
+      verb: 'LEAVE',
+      cases: lobbyIdCases(),
+      async valid(expect, { room, observer }, actor) {
+        expect(await actor.request('LEAVE', room)).toEqual([]);
+        expect(await observer.nextValue('LEFT')).toBe(actor.publicId);
+      },
+    },
+    {
+      verb: 'BROADCAST',
+      cases: NOT_OBJECTS,
+      async valid(expect, { observer }, actor) {
+        actor.emit('BROADCAST', { message: 'valid' });
+        expect(await observer.nextValue('MESSAGE')).toEqual({ from: actor.publicId, message: 'valid' });
+        expect(await actor.nextValue('MESSAGE')).toEqual({ from: actor.publicId, message: 'valid' });
+      },
+    },
+    {
+      verb: 'RTCSIGNAL',
+      cases: [...NOT_OBJECTS, ...peerCases()],
+      async valid(expect, { observer }, actor) {
+        actor.emit('RTCSIGNAL', { to: observer.publicId, sdp: 'valid' });
+        expect(await observer.nextValue('RTCSIGNAL')).toEqual({ to: observer.publicId, sdp: 'valid', from: actor.publicId });
+      },
+    },
+  ],
+};
 
-  describe.concurrent.each(LOBBY_VERBS)('%s', (verb) => {
-    const cases = lobbyCases(verb);
+const NAMESPACES: NamespaceRow[] = [roomNamespace('/layout'), roomNamespace('/bus'), TRIGGER, LOBBY];
 
-    it.for(cases)('refuses $label: ERROR to the sender, warning, no effect, still connected', async ({ args }, ctx) => {
-      const { expect } = ctx;
-      const { lobby, observer, actors: [actor] } = await setUp(ctx, verb);
-      let acked = false;
-      actor.emit(verb, ...args({ room: lobby, peer: observer.publicId }), () => {
-        acked = true;
+// ---------------------------------------------------------------------------------------------
+// The tests: every bad case of every verb alone, then all of a verb's cases at once
+
+for (const namespace of NAMESPACES) {
+  describe(`bad input on ${namespace.nsp}`, () => {
+    const server = sharedServer();
+
+    for (const { verb, cases, valid } of namespace.verbs) {
+      describe.concurrent(verb, () => {
+        it.for(cases)('refuses $label: ERROR to the sender, warning, no effect, still connected', async ({ args }, ctx) => {
+          const { expect } = ctx;
+          const scene = await namespace.setUp(ctx, server, verb);
+          const [actor] = scene.actors;
+          let acked = false;
+          actor.emit(verb, ...args(scene), () => {
+            acked = true;
+          });
+
+          expect(await actor.nextValue('ERROR')).toEqual(errorReply(verb));
+          expectOneWarning(expect, server, actor.publicId, verb);
+          expect(scene.rooms(actor)).toEqual(namespace.inRoom(verb) ? [scene.room] : []);
+          // One socket's packets are handled in order: the valid request comes after all the refused one caused.
+          await valid(expect, scene, actor);
+          expect(acked).toBe(false);
+        });
+
+        it(`all ${cases.length} refusals at once: none acked, one ERROR each, nothing reaches another client`, async (ctx) => {
+          const { expect } = ctx;
+          const scene = await namespace.setUp(ctx, server, verb, cases.length);
+          const { observer, actors } = scene;
+          const { quiet } = namespace;
+          const [acks, actorErrors, actorHeard, observerHeard] = await Promise.all([
+            Promise.all(actors.map((actor, i) => actor.acked(verb, ...cases[i].args(scene)))),
+            Promise.all(actors.map((actor) => actor.drain('ERROR'))),
+            Promise.all(actors.map((actor) => Promise.all(quiet.actors.map((event) => actor.drain(event))))),
+            Promise.all(quiet.observer.map((event) => observer.drain(event))),
+          ]);
+          const byLabel = <T>(values: T[]) => Object.fromEntries(cases.map(({ label }, i) => [label, values[i]]));
+          const byEvent = (events: string[], heard: unknown[][][]) => Object.fromEntries(events.map((event, i) => [event, heard[i]]));
+          const nothing = (events: string[]) => byEvent(events, events.map(() => []));
+          expect(byLabel(acks)).toEqual(byLabel(cases.map(() => false)));
+          expect(byLabel(actorErrors)).toEqual(byLabel(cases.map(() => [[errorReply(verb)]])));
+          expect(byLabel(actorHeard.map((heard) => byEvent(quiet.actors, heard)))).toEqual(byLabel(cases.map(() => nothing(quiet.actors))));
+          expect(byEvent(quiet.observer, observerHeard)).toEqual(nothing(quiet.observer));
+          const expectedRooms = namespace.inRoom(verb) ? [scene.room] : [];
+          expect(byLabel(actors.map(scene.rooms))).toEqual(byLabel(cases.map(() => expectedRooms)));
+          await namespace.roster?.(expect, scene, verb);
+        });
       });
+    }
+  });
+}
 
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply(verb));
-      expectOneWarning(expect, server, actor.publicId, verb);
-      expect(roomsOf(server, '/lobby', actor.id)).toEqual(verb === 'JOIN' ? [] : [lobby]);
+describe.concurrent('bad input on /lobby: well-shaped requests the lobby state forbids', () => {
+  const server = sharedServer();
 
-      // The first event of each kind after the refusal is the one the valid request caused.
-      switch (verb) {
-        case 'JOIN':
-          expect(await actor.request('JOIN', lobby)).toEqual([]);
-          expect(await observer.nextValue('JOINED')).toBe(actor.publicId);
-          break;
-        case 'LEAVE':
-          expect(await actor.request('LEAVE', lobby)).toEqual([]);
-          expect(await observer.nextValue('LEFT')).toBe(actor.publicId);
-          break;
-        case 'BROADCAST':
-          actor.emit('BROADCAST', { message: 'valid' });
-          expect(await observer.nextValue('MESSAGE')).toEqual({ from: actor.publicId, message: 'valid' });
-          expect(await actor.nextValue('MESSAGE')).toEqual({ from: actor.publicId, message: 'valid' });
-          break;
-        case 'RTCSIGNAL':
-          actor.emit('RTCSIGNAL', { to: observer.publicId, sdp: 'valid' });
-          expect(await observer.nextValue('RTCSIGNAL')).toEqual({ to: observer.publicId, sdp: 'valid', from: actor.publicId });
-          break;
-      }
-      expect(acked).toBe(false);
-    });
-
-    it(`all ${cases.length} refusals at once: none acked, one ERROR each, nothing reaches another client`, async (ctx) => {
-      const { expect } = ctx;
-      const { lobby, observer, actors } = await setUp(ctx, verb, cases.length);
-      const [acks, actorErrors, observed] = await Promise.all([
-        Promise.all(actors.map((actor, i) => actor.acked(verb, ...cases[i].args({ room: lobby, peer: observer.publicId })))),
-        Promise.all(actors.map((actor) => actor.drain('ERROR'))),
-        Promise.all(LOBBY_EVENTS.map((event) => observer.drain(event))),
-      ]);
-      const byLabel = <T>(values: T[]) => Object.fromEntries(cases.map(({ label }, i) => [label, values[i]]));
-      expect(byLabel(acks)).toEqual(byLabel(cases.map(() => false)));
-      expect(byLabel(actorErrors)).toEqual(byLabel(cases.map(() => [[errorReply(verb)]])));
-      expect(Object.fromEntries(LOBBY_EVENTS.map((event, i) => [event, observed[i]]))).toEqual(
-        Object.fromEntries(LOBBY_EVENTS.map((event) => [event, []])),
-      );
-      const expectedRooms = verb === 'JOIN' ? [] : [lobby];
-      expect(byLabel(actors.map((actor) => roomsOf(server, '/lobby', actor.id)))).toEqual(byLabel(cases.map(() => expectedRooms)));
-    });
+  it('RTCSIGNAL to a socket of another lobby: ERROR, the stranger gets nothing', async (ctx) => {
+    const { expect } = ctx;
+    const { observer: actor } = await LOBBY.setUp(ctx, server, 'RTCSIGNAL', 0);
+    const stranger = await open(ctx, server, '/lobby', { lobbyId: unique('elsewhere') });
+    actor.emit('RTCSIGNAL', { to: stranger.publicId, sdp: 'leaked' });
+    expect(await actor.nextValue('ERROR')).toEqual(errorReply('RTCSIGNAL'));
+    expect(await stranger.drain('RTCSIGNAL')).toEqual([]);
+    expectOneWarning(expect, server, actor.publicId, 'RTCSIGNAL');
   });
 
-  describe.concurrent('well-shaped requests the lobby state forbids', () => {
-    it('RTCSIGNAL to a socket of another lobby: ERROR, the stranger gets nothing', async (ctx) => {
-      const { expect } = ctx;
-      const { observer: actor } = await setUp(ctx, 'RTCSIGNAL', 0);
-      const stranger = await open(ctx, server, '/lobby', { lobbyId: unique('elsewhere') });
-      actor.emit('RTCSIGNAL', { to: stranger.publicId, sdp: 'leaked' });
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply('RTCSIGNAL'));
-      expect(await stranger.drain('RTCSIGNAL')).toEqual([]);
-      expectOneWarning(expect, server, actor.publicId, 'RTCSIGNAL');
-    });
-
-    it('BROADCAST and RTCSIGNAL after leaving the lobby: ERROR, the former lobby mates get nothing', async (ctx) => {
-      const { expect } = ctx;
-      const { lobby, observer, actors: [actor] } = await setUp(ctx, 'LEAVE');
-      expect(await actor.request('LEAVE', lobby)).toEqual([]);
-      expect(await observer.nextValue('LEFT')).toBe(actor.publicId);
-      actor.emit('BROADCAST', { message: 'leaked' });
-      actor.emit('RTCSIGNAL', { to: observer.publicId, sdp: 'leaked' });
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply('BROADCAST'));
-      expect(await actor.nextValue('ERROR')).toEqual(errorReply('RTCSIGNAL'));
-      const [messages, signals] = await Promise.all([observer.drain('MESSAGE'), observer.drain('RTCSIGNAL')]);
-      expect({ messages, signals }).toEqual({ messages: [], signals: [] });
-    });
+  it('BROADCAST and RTCSIGNAL after leaving the lobby: ERROR, the former lobby mates get nothing', async (ctx) => {
+    const { expect } = ctx;
+    const { room: lobby, observer, actors: [actor] } = await LOBBY.setUp(ctx, server, 'LEAVE');
+    expect(await actor.request('LEAVE', lobby)).toEqual([]);
+    expect(await observer.nextValue('LEFT')).toBe(actor.publicId);
+    actor.emit('BROADCAST', { message: 'leaked' });
+    actor.emit('RTCSIGNAL', { to: observer.publicId, sdp: 'leaked' });
+    expect(await actor.nextValue('ERROR')).toEqual(errorReply('BROADCAST'));
+    expect(await actor.nextValue('ERROR')).toEqual(errorReply('RTCSIGNAL'));
+    const [messages, signals] = await Promise.all([observer.drain('MESSAGE'), observer.drain('RTCSIGNAL')]);
+    expect({ messages, signals }).toEqual({ messages: [], signals: [] });
   });
 });
 

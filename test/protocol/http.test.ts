@@ -1,17 +1,17 @@
 /**
- * The HTTP endpoints (PROTOCOL.md "HTTP"): `GET /healthcheck`, and `POST /bus-message/:roomId`,
- * which publishes its JSON body to the `/bus` room as `["EVENT", {sender: "POST", room, message}]`
- * and refuses anything else with a short text reason (400, 413, 415), publishing nothing.
+ * The HTTP endpoints (README, "The protocol" > "HTTP endpoints"): `GET /healthcheck`, and
+ * `POST /bus-message/:roomId`, which publishes its JSON body to the `/bus` room as
+ * `["EVENT", {sender: "POST", room, message}]` and refuses anything else with a short text reason
+ * (400, 413, 415), publishing nothing.
  *
  * One server (maxPublishBody 2048) for the file, a fresh room and fresh clients per test, so the
  * tests run concurrently and each quiet period is paid once in parallel. (startServer() and
  * connect() close what they open after each test, so a shared server cannot use them.)
  */
 import { Readable } from 'node:stream';
-import { io as ioV4 } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { createServer, type WebsocketService } from '../../src';
-import { EVENT_TIMEOUT, json, memoryLogger, TestClient } from '../helpers';
+import { connectForTest, json, memoryLogger, type TestClient } from '../helpers';
 
 const MAX_PUBLISH_BODY = 2048;
 
@@ -29,23 +29,7 @@ afterAll(async () => {
 });
 
 /** A socket.io-client 4 client, closed when its test finishes. */
-async function open(ctx: TestContext, nsp: string): Promise<TestClient> {
-  const socket = ioV4(base + nsp, { forceNew: true, multiplex: false, reconnection: false, transports: ['websocket'] });
-  const client = new TestClient('v4', nsp, socket);
-  ctx.onTestFinished(() => client.close());
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connected,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no connection to ${nsp}`)), EVENT_TIMEOUT);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return client;
-}
+const open = (ctx: TestContext, nsp: string): Promise<TestClient> => connectForTest(ctx, base, nsp);
 
 /** A client of `nsp` that joined `room`. */
 async function member(ctx: TestContext, nsp: '/bus' | '/layout', room: string, name: string): Promise<TestClient> {

@@ -16,8 +16,9 @@ export function singleNode(server: () => TestServer): Topology {
 }
 
 /**
- * The `/layout` and `/bus` verbs as PROTOCOL.md describes them, for every client generation over
- * every transport. Shared by the namespace suites and the cluster suite.
+ * The `/layout` and `/bus` verbs as the README describes them ("The protocol" > "`/layout` and
+ * `/bus`"), for every client generation over every transport. Shared by the namespace suites and
+ * the cluster suite.
  */
 export function roomScenarios(nsp: '/layout' | '/bus', topology: () => Topology): void {
   describe.each(WIRES)('$version over $transport', ({ version, transport }) => {
