@@ -8,10 +8,10 @@ import { PassThrough } from 'node:stream';
 import { io as ioV4, Manager } from 'socket.io-client';
 import ioV2 from 'socket.io-client-v2';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { createLogger, createServer, type LogFormat } from '../../src';
 import { printableConfig, resolveOptions } from '../../src/options';
-import { EVENT_TIMEOUT, json, registerService, sleep, startServer, type TestServer } from '../helpers';
+import { EVENT_TIMEOUT, json, registerService, sleep, startServer } from '../helpers';
+import { RawClient } from '../support/raw-client';
 
 const TOKEN = 'security-test-token-0123';
 
@@ -24,43 +24,6 @@ function once<T = unknown>(source: { once(event: string, listener: (value: T) =>
       resolve(value);
     });
   });
-}
-
-/** A raw Engine.IO v4 WebSocket client: the frames it sends are exactly the test's. */
-class RawSocket {
-  readonly frames: string[] = [];
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const frame = String(data);
-      if (frame === '2') ws.send('3');
-      else this.frames.push(frame);
-    });
-  }
-
-  static async open(server: TestServer): Promise<RawSocket> {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
-    const raw = new RawSocket(ws);
-    await raw.frame((f) => f.startsWith('0{'));
-    return raw;
-  }
-
-  send(frame: string): void {
-    this.ws.send(frame);
-  }
-
-  async frame(match: (frame: string) => boolean): Promise<string> {
-    const deadline = Date.now() + EVENT_TIMEOUT;
-    while (Date.now() < deadline) {
-      const index = this.frames.findIndex(match);
-      if (index >= 0) return this.frames.splice(index, 1)[0];
-      await sleep(10);
-    }
-    throw new Error(`no matching frame; got ${JSON.stringify(this.frames).slice(0, 300)}`);
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
 }
 
 describe('no Engine.IO session id reaches another party', () => {
@@ -313,13 +276,13 @@ describe('smaller ones', () => {
 
   it('-0 and 1e309 as ids get a refusal that says what they are', async () => {
     const server = await startServer();
-    const raw = await RawSocket.open(server);
-    raw.send('40/trigger,');
-    await raw.frame((f) => f.startsWith('40/trigger,'));
+    const raw = await RawClient.open(server.port);
+    await raw.connectNsp('/trigger');
+    const error = (nsp: string) => raw.next((f) => typeof f === 'string' && f.startsWith(`42${nsp},["ERROR"`), 'ERROR');
     raw.send('42/trigger,["JOIN",-0]');
-    expect(await raw.frame((f) => f.startsWith('42/trigger,["ERROR"'))).toBe('42/trigger,["ERROR",{"event":"JOIN","message":"room must be a non-empty string or a finite number, got -0"}]');
+    expect(await error('/trigger')).toBe('42/trigger,["ERROR",{"event":"JOIN","message":"room must be a non-empty string or a finite number, got -0"}]');
     raw.send('42/trigger,["JOIN",1e309]');
-    expect(await raw.frame((f) => f.startsWith('42/trigger,["ERROR"'))).toBe(
+    expect(await error('/trigger')).toBe(
       '42/trigger,["ERROR",{"event":"JOIN","message":"room must be a non-empty string or a finite number, got a number out of range"}]',
     );
     raw.close();
@@ -327,14 +290,15 @@ describe('smaller ones', () => {
 
   it('a huge ack id is refused, not echoed as 1e+23', async () => {
     const server = await startServer();
-    const raw = await RawSocket.open(server);
-    raw.send('40/layout,');
-    await raw.frame((f) => f.startsWith('40/layout,'));
+    const raw = await RawClient.open(server.port);
+    await raw.connectNsp('/layout');
     raw.send('42/layout,123456789012345678901234["JOIN",{"room":"r","name":"n"}]');
-    expect(await raw.frame((f) => f.startsWith('42/layout,["ERROR"'))).toBe('42/layout,["ERROR",{"event":"JOIN","message":"acknowledgement id out of range"}]');
+    expect(await raw.next((f) => typeof f === 'string' && f.startsWith('42/layout,["ERROR"'), 'ERROR')).toBe(
+      '42/layout,["ERROR",{"event":"JOIN","message":"acknowledgement id out of range"}]',
+    );
     raw.send('42/layout,7["JOIN",{"room":"r","name":"n"}]');
-    expect(await raw.frame((f) => f.startsWith('43/layout,'))).toBe('43/layout,7[]');
-    expect(raw.frames.filter((f) => /e\+/.test(f))).toEqual([]);
+    expect(await raw.next((f) => typeof f === 'string' && f.startsWith('43/layout,'), 'ack')).toBe('43/layout,7[]');
+    expect(raw.frames.filter((f) => /e\+/.test(String(f)))).toEqual([]);
     expect([...server.service.io.of('/layout').sockets.values()][0].rooms.size).toBe(2);
     raw.close();
   });
