@@ -1,7 +1,11 @@
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
 import { engineServerOf, engineSocketOf } from './internals';
 
-/** Bytes waiting to reach one client: in engine.io's write buffer and in the WebSocket's. */
+/**
+ * Bytes waiting to reach one client: in engine.io's write buffer and in the WebSocket's. Only data
+ * counts: the pongs that pile up for a client that sends, pings and never polls carry none, so a
+ * send-only client is never taken for a slow consumer.
+ */
 export function queuedBytes(socket: EngineSocket): number {
   const internals = engineSocketOf(socket);
   let bytes = 0;

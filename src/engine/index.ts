@@ -10,6 +10,7 @@ import { coalesceWrites } from './coalesce';
 import { useLegacyPollingFraming } from './eio3';
 import { releaseHandshakeRequests } from './handshake';
 import { compactListeners } from './listeners';
+import { holdPacketsUntilConnected } from './pending-connect';
 
 export { queuedBytes, forEachSession, cutSession } from './buffers';
 export { onOutgoingPacket } from './outgoing';
@@ -52,7 +53,8 @@ export function checkEngineVersions(): void {
  * - Engine.IO v3 long-polling framed as engine.io 1.x framed it ({@link useLegacyPollingFraming});
  * - one system call per socket per event-loop turn ({@link coalesceWrites});
  * - no HTTP request kept per connection ({@link releaseHandshakeRequests});
- * - compact listener tables ({@link compactListeners}).
+ * - compact listener tables ({@link compactListeners});
+ * - packets sent right behind a namespace CONNECT kept until it is answered ({@link holdPacketsUntilConnected}).
  * @throws {Error} when the installed versions were not tested (see {@link checkEngineVersions}).
  */
 export function patchEngine(io: Server): void {
@@ -61,4 +63,5 @@ export function patchEngine(io: Server): void {
   coalesceWrites(io.engine);
   releaseHandshakeRequests(io.engine);
   compactListeners(io);
+  holdPacketsUntilConnected(io);
 }

@@ -83,10 +83,32 @@ export interface SocketInternals {
 
 /** A Socket.IO client (one per Engine.IO connection): its namespace sockets and packet entry. */
 export interface ClientInternals {
+  server: Server;
   conn: EngineSocketInternals;
   nsps: Map<string, Socket>;
+  /** Every decoded incoming packet; bound to the client when it is made. */
   ondecoded(packet: DecodedPacket): void;
+  /** Every packet written to this client but broadcasts (those are pre-encoded: an array). */
+  _packet(packet: DecodedPacket | unknown[], opts?: unknown): void;
   _parseNamespace(packet: DecodedPacket): { namespace: string };
+  /** Closes the Engine.IO connection, and with it every namespace socket. */
+  close(): void;
+  /** Ours: packets kept while a namespace's CONNECT is handled (pending-connect.ts). */
+  heldPackets?: HeldPackets;
+}
+
+/** The packets one client sent for namespaces whose CONNECT is still being handled. */
+export interface HeldPackets {
+  /** Per namespace whose CONNECT awaits its answer: the packets that came for it since, in order. */
+  queues: Map<string, { packets: DecodedPacket[]; bytes: number }>;
+  /** Totals over the queues, held to a bound. */
+  count: number;
+  bytes: number;
+}
+
+/** What socket.io's (unexported) `dist/client.js` module holds. */
+export interface ClientModule {
+  Client: { prototype: ClientInternals };
 }
 
 /** A decoded Socket.IO packet. */

@@ -1,8 +1,10 @@
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, startServer } from '../helpers';
+import { cutSession } from '../../src/engine';
+import { roomKey } from '../../src/rooms';
+import { connect, sleep, startServer } from '../helpers';
 
 /**
  * The real Python clients of /trigger: the timeline service's socketIO-client 0.6/0.7 (Engine.IO
@@ -58,7 +60,7 @@ for (const [module, reason] of missing) {
   if (reason && !IN_CI) console.warn(`python.test.ts: skipping the ${module} test: ${reason} (set PYTHON3 to another interpreter)`);
 }
 
-type Child = ChildProcessByStdio<null, Readable, Readable>;
+type Child = ChildProcessByStdio<Writable, Readable, Readable>;
 const children: Child[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) {
@@ -69,7 +71,7 @@ afterEach(() => {
 /** A running script: its stdout lines as they come, its stderr, and its exit. */
 function run(script: string, args: string[]) {
   const child = spawn(PYTHON, ['-u', path.join(__dirname, '../support/python', script), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.push(child);
   const lines: string[] = [];
@@ -148,4 +150,45 @@ describe('/trigger with the real Python clients', () => {
       expect(code, python.describeState()).toBe(0);
     });
   }
+});
+
+/** Keeps the event loop busy, as a node is while hundreds of clients reconnect after a restart. */
+function busy(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+
+describe('/trigger: socketIO-client reconnecting from an emit', () => {
+  const reason = missing.get('socketIO_client');
+  it.skipIf(reason !== undefined && !IN_CI)('sends CONNECT and JOIN back to back on the new session: it is joined and receives UPDATES', async () => {
+    if (reason !== undefined) throw new Error(`CI=true but the Python client cannot run: ${reason}`);
+    const server = await startServer();
+    const { io } = server.service;
+    const room = 'toTimelines-D';
+    const python = run('trigger_reconnect_socketio_client.py', ['127.0.0.1', String(server.port), room]);
+    await python.line((line) => line === 'READY', 'READY', READY_TIMEOUT);
+    const [first] = io.of('/trigger').sockets.values();
+    expect(first.rooms.has(roomKey(room))).toBe(true);
+
+    // The new session: once its WebSocket probe is answered, the node is busy for a while, so the
+    // frames the client sends next (upgrade, CONNECT, JOIN) are all read at once.
+    const closes: string[] = [];
+    io.engine.on('connection', (socket: { once(event: string, listener: (...args: unknown[]) => void): void }) => {
+      socket.once('upgrading', () => busy(300));
+      socket.once('close', (why) => closes.push(String(why)));
+    });
+    cutSession(first.conn);
+    python.child.stdin.write('go\n');
+    await python.line((line) => line === 'RECONNECTED', 'RECONNECTED', READY_TIMEOUT);
+
+    const deadline = Date.now() + RESULT_TIMEOUT;
+    while (io.of('/trigger').adapter.rooms.get(roomKey(room))?.size !== 1 && Date.now() < deadline) await sleep(20);
+    expect(closes).toEqual([]);
+    const editor = await connect('v4', server.url, '/trigger');
+    editor.emit('BROADCAST_UPDATES', room, { step: 5 });
+    const printed = await python.line((line) => line.startsWith('{'), 'UPDATES line', RESULT_TIMEOUT);
+    expect(JSON.parse(printed)).toEqual({ UPDATES: { step: 5 } });
+    const code = await Promise.race([python.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 5_000))]);
+    expect(code, python.describeState()).toBe(0);
+  });
 });
