@@ -7,13 +7,18 @@
  *   websocket-service-cli clients --url URL --room ROOM
  *   websocket-service-cli post    --url URL --room ROOM --message JSON
  *
+ * URL is the service's base URL: a path in it is a prefix (a reverse proxy's) put in front of
+ * both the Socket.IO path (`--path`, as the node was started with) and `/bus-message`.
+ *
  * Exit codes: 0 done, 1 server unreachable or connection refused, 2 usage error,
  * 3 the server refused the request (ERROR or an HTTP error status).
  */
+import http from 'node:http';
+import https from 'node:https';
 import { io, type Socket } from 'socket.io-client';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import type { ClientsReply, ErrorReply, RoomClientToServerEvents, RoomEvent, RoomServerToClientEvents } from './events';
+import { NAMESPACES, type ClientsReply, type ErrorReply, type RoomClientToServerEvents, type RoomEvent, type RoomServerToClientEvents } from './events';
 
 const EXIT = { ok: 0, unreachable: 1, usage: 2, refused: 3 } as const;
 
@@ -21,7 +26,10 @@ type RoomSocket = Socket<RoomServerToClientEvents, RoomClientToServerEvents>;
 
 interface Args {
   command: 'listen' | 'notify' | 'clients' | 'post';
-  url: string;
+  /** The base URL, checked: http(s), no query, no trailing slash. */
+  url: URL;
+  /** The node's Socket.IO path. */
+  path: string;
   namespace: string;
   room: string;
   message?: string;
@@ -49,8 +57,80 @@ function parseMessage(text: string | undefined): unknown {
   }
 }
 
+/**
+ * Checks `--url`: http(s) (ws(s) taken as their http(s) twins), nothing after the path, and the
+ * path a prefix rather than a namespace. `localhost:3000` parses as a URL of scheme `localhost:`,
+ * hence the scheme check.
+ */
+function parseServiceUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliError(`--url is not a URL: ${text} (e.g. http://localhost:3000)`, EXIT.usage);
+  }
+  const scheme = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' }[url.protocol];
+  if (!scheme) throw new CliError(`--url must start with http:// or https://, got ${text} (did you mean http://${text}?)`, EXIT.usage);
+  if (url.search || url.hash) throw new CliError(`--url takes no query or fragment: ${text}`, EXIT.usage);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  if ((NAMESPACES as readonly string[]).includes(prefix)) {
+    throw new CliError(`--url ends in the namespace ${prefix}: give the service's base URL and --namespace ${prefix}`, EXIT.usage);
+  }
+  return new URL(`${scheme}//${url.host}${prefix}`);
+}
+
+/** The service's base URL plus `path`, keeping the base URL's own path as a prefix. */
+function under(base: URL, path: string): URL {
+  const url = new URL(base);
+  url.pathname = base.pathname.replace(/\/+$/, '') + path;
+  return url;
+}
+
+/** A Node.js network or TLS error's code and message, as found under the clients' wrappers. */
+interface Cause {
+  code?: string;
+  message: string;
+}
+
+/**
+ * Says why the connection to `url` (a Socket.IO path when `socket`) failed, in words an operator
+ * can act on, with a hint where the usual mistake is known (a self-signed certificate, the wrong
+ * scheme, the wrong path).
+ */
+function describeFailure(cause: Cause, url: URL, args: Args, socket: boolean): string {
+  const { code, message } = cause;
+  if (code === 'ECONNREFUSED') return `connection refused by ${url.host}: is the service running there?`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host ${url.hostname} not found`;
+  if (code === 'ETIMEDOUT' || message === 'timeout') return `no answer from ${url.host} within ${args.timeout} ms`;
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+    const hint = args.insecure ? '' : '; if it is self-signed and you trust it, pass --insecure';
+    return `the server's TLS certificate was not accepted: ${message} (${code})${hint}`;
+  }
+  if (code === 'EPROTO' || code?.startsWith('ERR_SSL')) return `TLS handshake with ${url.host} failed (${message}): is the service plain http://?`;
+  if (code === 'ECONNRESET' || message === 'socket hang up') {
+    // A node hangs up on a WebSocket upgrade outside its --path, and an HTTPS node on plain HTTP.
+    const hints: string[] = [];
+    if (socket) hints.push(`is ${url.pathname} the node's Socket.IO path (see --path)?`);
+    if (url.protocol === 'http:') hints.push('does the service use https://?');
+    return `${url.host} closed the connection without answering (${message})${hints.length ? `: ${hints.join(' Or ')}` : ''}`;
+  }
+  const status = /Unexpected server response: (\d+)/.exec(message)?.[1];
+  if (status) return `the server answered HTTP ${status} at ${url.pathname}: check --url and --path (the node's --path)`;
+  return code ? `${message} (${code})` : message;
+}
+
+/** The Node.js error under socket.io-client's connect_error (a TransportError over a ws ErrorEvent). */
+function connectCause(error: Error & { description?: unknown }): Cause {
+  const description = error.description as { error?: Cause; message?: string } | undefined;
+  if (description?.error instanceof Error) return description.error;
+  if (description instanceof Error) return description;
+  return error;
+}
+
 function open(args: Args): Promise<RoomSocket> {
-  const socket: RoomSocket = io(new URL(args.namespace, args.url).toString(), {
+  const socketPath = under(args.url, args.path);
+  const socket: RoomSocket = io(new URL(args.namespace, args.url.origin).toString(), {
+    path: socketPath.pathname,
     transports: ['websocket'],
     reconnection: false,
     timeout: args.timeout,
@@ -61,8 +141,29 @@ function open(args: Args): Promise<RoomSocket> {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', (error) => {
       socket.close();
-      reject(new CliError(`cannot connect to ${args.url}${args.namespace}: ${error.message}`, EXIT.unreachable));
+      const reason = describeFailure(connectCause(error), socketPath, args, true);
+      reject(new CliError(`cannot connect to ${args.url.origin}${args.namespace} (Socket.IO path ${socketPath.pathname}): ${reason}`, EXIT.unreachable));
     });
+  });
+}
+
+/** POSTs `body` as JSON; TLS checked unless `--insecure`, which fetch() offers no switch for. */
+function post(url: URL, body: string, args: Args): Promise<{ status: number; text: string }> {
+  const headers = { 'content-type': 'application/json', ...(args.token ? { authorization: `Bearer ${args.token}` } : {}) };
+  return new Promise((resolve, reject) => {
+    const onResponse = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').trim() }));
+      res.on('error', reject);
+    };
+    const req =
+      url.protocol === 'https:'
+        ? https.request(url, { method: 'POST', headers, rejectUnauthorized: !args.insecure }, onResponse)
+        : http.request(url, { method: 'POST', headers }, onResponse);
+    req.setTimeout(args.timeout, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (error: Cause) => reject(new CliError(`cannot reach ${url.origin}: ${describeFailure(error, url, args, false)}`, EXIT.unreachable)));
+    req.end(body);
   });
 }
 
@@ -99,20 +200,10 @@ async function run(args: Args): Promise<number> {
   switch (args.command) {
     case 'post': {
       const message = parseMessage(args.message);
-      const url = new URL(`/bus-message/${encodeURIComponent(args.room)}`, args.url);
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(args.token ? { authorization: `Bearer ${args.token}` } : {}) },
-          body: JSON.stringify(message),
-          signal: AbortSignal.timeout(args.timeout),
-        });
-      } catch (error) {
-        throw new CliError(`cannot reach ${url.origin}: ${(error as Error).cause ?? (error as Error).message}`, EXIT.unreachable);
-      }
-      const text = (await response.text()).trim();
-      if (!response.ok) throw new CliError(`server answered ${response.status}: ${text}`, EXIT.refused);
+      const url = under(args.url, `/bus-message/${encodeURIComponent(args.room)}`);
+      const { status, text } = await post(url, JSON.stringify(message), args);
+      if (status < 200 || status > 299) throw new CliError(`server answered ${status}: ${text}`, EXIT.refused);
+      process.stdout.write(`${text}\n`);
       return EXIT.ok;
     }
     case 'listen': {
@@ -170,7 +261,8 @@ async function main() {
     .command('clients', "print the names of ROOM's members as a JSON array")
     .command('post', 'publish --message to ROOM on /bus through POST /bus-message')
     .demandCommand(1, 1)
-    .option('url', { type: 'string', demandOption: true, describe: 'service URL, e.g. https://host:3000' })
+    .option('url', { type: 'string', demandOption: true, describe: 'service base URL, e.g. https://host:3000 (a path is kept as a prefix)' })
+    .option('path', { type: 'string', default: '/socket.io', describe: "the node's Socket.IO path (its --path)" })
     .option('namespace', { type: 'string', default: '/layout', choices: ['/layout', '/bus'], describe: 'namespace' })
     .option('room', { type: 'string', demandOption: true, describe: 'room id' })
     .option('message', { type: 'string', describe: 'message as JSON (notify, post)' })
@@ -190,13 +282,11 @@ async function main() {
     process.stderr.write(`websocket-service-cli: unknown command ${command}\n`);
     process.exit(EXIT.usage);
   }
-  try {
-    new URL(argv.url);
-  } catch {
-    process.stderr.write(`websocket-service-cli: --url is not a URL: ${argv.url}\n`);
+  if (!argv.path.startsWith('/')) {
+    process.stderr.write(`websocket-service-cli: --path must start with /, got ${argv.path}\n`);
     process.exit(EXIT.usage);
   }
-  const code = await run({ ...argv, command } as Args);
+  const code = await run({ ...argv, command, url: parseServiceUrl(argv.url) } as Args);
   process.exit(code);
 }
 

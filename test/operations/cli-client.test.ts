@@ -1,7 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOrCreateCertificate, type TlsMaterial } from '../../src';
 import { connect, json, startServer } from '../helpers';
 
 const CLI = path.resolve(__dirname, '../..', 'dist', 'cli-client.js');
@@ -66,5 +72,73 @@ describe('websocket-service-cli', () => {
     const refused = await cli(['clients', '--url', url, '--room', 'r']);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/unauthorized/) });
     expect(await cli(['clients', '--url', url, '--room', 'r', '--token', 'client-secret'])).toMatchObject({ code: 0, stdout: '[]\n' });
+  });
+
+  describe('over TLS with a self-signed certificate', () => {
+    let tls: TlsMaterial;
+    let dir: string;
+    beforeAll(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-cli-tls-'));
+      tls = await loadOrCreateCertificate(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'), pino({ level: 'silent' }));
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('names the certificate and hints at --insecure; with --insecure, post and clients go through', async () => {
+      const { url } = await startServer({ https: true, tls });
+      const certificate = expect.stringMatching(/TLS certificate was not accepted: self-signed certificate.*pass --insecure/);
+      expect(await cli(['post', '--url', url, '--room', 'r', '--message', '1'])).toMatchObject({ code: 1, stderr: certificate });
+      expect(await cli(['clients', '--url', url, '--room', 'r'])).toMatchObject({ code: 1, stderr: certificate });
+
+      expect(await cli(['clients', '--url', url, '--room', 'r', '--insecure'])).toMatchObject({ code: 0, stdout: '[]\n' });
+      expect(await cli(['post', '--url', url, '--room', 'r', '--message', '{"tls":true}', '--insecure'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^OK/) });
+    });
+  });
+
+  it('names the cause of a refused connection rather than "websocket error"', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = http.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const refused = expect.stringMatching(new RegExp(`connection refused by 127\\.0\\.0\\.1:${port}`));
+    expect(await cli(['clients', '--url', `http://127.0.0.1:${port}`, '--room', 'r'])).toMatchObject({ code: 1, stderr: refused });
+    expect(await cli(['post', '--url', `http://127.0.0.1:${port}`, '--room', 'r', '--message', '1'])).toMatchObject({ code: 1, stderr: refused });
+    expect((await cli(['clients', '--url', `http://127.0.0.1:${port}`, '--room', 'r'])).stderr).not.toMatch(/websocket error/);
+  });
+
+  it.for([
+    { url: 'localhost:3000', reason: /must start with http:\/\/ or https:\/\/.*did you mean http:\/\/localhost:3000/ },
+    { url: 'not a url', reason: /--url is not a URL/ },
+    { url: 'http://localhost:3000/layout', reason: /ends in the namespace \/layout/ },
+    { url: 'http://localhost:3000/?token=x', reason: /no query/ },
+  ])('--url $url is a usage error (exit 2)', async ({ url, reason }) => {
+    const result = await cli(['clients', '--url', url, '--room', 'r']);
+    expect(result).toMatchObject({ code: 2, stderr: expect.stringMatching(reason) });
+  });
+
+  it('reaches a node started with --path, through --path or a prefix in --url', async () => {
+    const { url } = await startServer({ path: '/prefix/socket.io' });
+    const wrongPath = await cli(['clients', '--url', url, '--room', 'r']);
+    expect(wrongPath).toMatchObject({ code: 1, stderr: expect.stringMatching(/closed the connection without answering.*is \/socket\.io the node's Socket\.IO path \(see --path\)/) });
+    expect(await cli(['clients', '--url', url, '--path', '/prefix/socket.io', '--room', 'r'])).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(await cli(['clients', '--url', `${url}/prefix/`, '--room', 'r'])).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(await cli(['clients', '--url', url, '--path', 'prefix', '--room', 'r'])).toMatchObject({ code: 2 });
+  });
+
+  it('post keeps the path prefix of --url (a reverse proxy in front of the node)', async () => {
+    const seen: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      expect(await cli(['post', '--url', `http://127.0.0.1:${port}/ws`, '--room', 'a b', '--message', '1'])).toMatchObject({ code: 0 });
+      expect(seen).toEqual(['POST /ws/bus-message/a%20b']);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
