@@ -96,6 +96,8 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     maxPublishBody: options.maxPublishBody,
     maxIdLength: options.maxIdLength,
     publishToken: options.publishToken,
+    corsOrigin: options.corsOrigin,
+    socketPath: options.path,
     console: consoleToken ? createConsoleRouter({ io, socketPath: options.path, token: consoleToken, logger: logger.child({ component: 'console' }) }) : undefined,
   });
 

@@ -70,7 +70,14 @@ export function registerRooms(io: Server, name: '/layout' | '/bus', deps: Namesp
   return nsp;
 }
 
-/** Delivers an HTTP-published message to every `/bus` member of `room`, on every node. */
-export function publishToBus(bus: RoomNamespace, room: string, message: unknown): void {
-  bus.to(roomKey(room)).emit('EVENT', { sender: HTTP_SENDER, room, message });
+/**
+ * Delivers an HTTP-published message to every `/bus` member of `room`, on every node.
+ * @returns how many sockets of this node were in the room (other nodes are not asked: that would
+ * cost a round trip through Redis on every publish).
+ */
+export function publishToBus(bus: RoomNamespace, room: string, message: unknown): number {
+  const key = roomKey(room);
+  const local = bus.adapter.rooms.get(key)?.size ?? 0;
+  bus.to(key).emit('EVENT', { sender: HTTP_SENDER, room, message });
+  return local;
 }

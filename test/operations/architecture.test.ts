@@ -17,7 +17,7 @@ const DIST = path.resolve(__dirname, '../../dist');
  * the domain; handlers sit above both; the recipe above them; the entry points on top.
  */
 const LAYERS: string[][] = [
-  ['events', 'errors', 'options', 'logger', 'identity', 'rooms', 'protocol', 'listen-url'],
+  ['events', 'errors', 'options', 'logger', 'identity', 'rooms', 'protocol', 'listen-url', 'package-info'],
   ['engine/*'],
   ['auth', 'limits', 'metrics', 'cluster', 'tls', 'http-server'],
   ['namespaces/*', 'console/*', 'guards'],

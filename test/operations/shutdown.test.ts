@@ -37,7 +37,8 @@ describe('graceful shutdown', () => {
     const lateComer = await connect('v4', url, '/bus', { lazy: true });
     expect(await lateComer.refused).toBeTruthy();
 
-    expect(await inFlight).toEqual({ status: 200, text: 'OK' });
+    // Its subscribers may be gone by the time the body is complete: the count is not asserted.
+    expect(await inFlight).toEqual({ status: 200, text: expect.stringMatching(/^OK: delivered to \d+ local sockets?$/) });
     const { code, at } = await server.exited;
     expect(code).toBe(0);
     expect(at - signalled).toBeLessThan(3000);
