@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type http from 'node:http';
-import type https from 'node:https';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import pino from 'pino';

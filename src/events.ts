@@ -3,7 +3,8 @@
  * are typed as documented; the server still validates every one, since anything can arrive.
  * Every refusal is listed in `errors.ts` and answered as it says there (usually `ERROR`).
  *
- * This module has no runtime dependencies: a TypeScript DMApp can import it for its types alone.
+ * This module has no runtime dependencies, and its types need only socket.io-client's: it is
+ * published on its own as `websocket-service/events`, for a TypeScript DMApp to import.
  */
 
 /** The namespaces of the service, in the order they are shown everywhere. */
@@ -178,7 +179,10 @@ export type ClientToServerEvents<N extends NamespaceName> = NamespaceEvents[N]['
 /** What a client of namespace `N` receives. */
 export type ServerToClientEvents<N extends NamespaceName> = NamespaceEvents[N]['serverToClient'];
 /**
- * A typed socket.io-client socket for namespace `N`, declared as Socket.IO documents it:
- * `const socket: ClientSocket<'/layout'> = io('https://host/layout')`.
+ * A typed socket.io-client socket for namespace `N`: `const socket: ClientSocket<'/layout'> =
+ * io('https://host/layout')`. Not in an ES module under `module: nodenext`, where socket.io-client's
+ * ESM typings (the caller's `io`) and CommonJS ones (this package's) are different classes; the form
+ * Socket.IO documents works everywhere:
+ * `const socket: Socket<ServerToClientEvents<'/layout'>, ClientToServerEvents<'/layout'>> = io(url)`.
  */
 export type ClientSocket<N extends NamespaceName> = import('socket.io-client').Socket<ServerToClientEvents<N>, ClientToServerEvents<N>>;

@@ -3,8 +3,8 @@
  * listen helper, and a graceful close that keeps its deadline.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
 
 /** TLS key and certificate, PEM-encoded. */

@@ -44,7 +44,7 @@ function duration(text: string): number {
 describe('Dockerfile', () => {
   it('builds in two stages on Node 24 LTS and runs production dependencies as a non-root user under an init', () => {
     expect(instructions.filter((line) => line.startsWith('FROM'))).toEqual(['FROM node:24-bookworm-slim AS build', 'FROM node:24-bookworm-slim']);
-    expect(instructions).toContain('RUN npm ci --omit=dev && npm cache clean --force');
+    expect(instructions).toContain('RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force');
     expect(instructions).toContain('USER node');
     expect(instructions).toContain('EXPOSE 3000');
     expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/server.js"]');
