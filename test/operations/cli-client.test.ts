@@ -19,7 +19,8 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   );
 }
 
-describe('websocket-service-cli', () => {
+// Each command is a Node.js process loading socket.io-client: seconds apiece on a busy machine.
+describe('websocket-service-cli', { timeout: 60_000 }, () => {
   it('listen prints each EVENT as one JSON line; notify, clients and post work against a real server', async () => {
     const { url } = await startServer();
     const listener = spawn(process.execPath, [CLI, 'listen', '--url', url, '--namespace', '/bus', '--room', 'debug', '--name', 'cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,11 +87,16 @@ describe('websocket-service-cli', () => {
     it('names the certificate and hints at --insecure; with --insecure, post and clients go through', async () => {
       const { url } = await startServer({ https: true, tls });
       const certificate = expect.stringMatching(/TLS certificate was not accepted: self-signed certificate.*pass --insecure/);
-      expect(await cli(['post', '--url', url, '--room', 'r', '--message', '1'])).toMatchObject({ code: 1, stderr: certificate });
-      expect(await cli(['clients', '--url', url, '--room', 'r'])).toMatchObject({ code: 1, stderr: certificate });
-
-      expect(await cli(['clients', '--url', url, '--room', 'r', '--insecure'])).toMatchObject({ code: 0, stdout: '[]\n' });
-      expect(await cli(['post', '--url', url, '--room', 'r', '--message', '{"tls":true}', '--insecure'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^OK/) });
+      const [post, clients, insecureClients, insecurePost] = await Promise.all([
+        cli(['post', '--url', url, '--room', 'r', '--message', '1']),
+        cli(['clients', '--url', url, '--room', 'r']),
+        cli(['clients', '--url', url, '--room', 'r', '--insecure']),
+        cli(['post', '--url', url, '--room', 'r', '--message', '{"tls":true}', '--insecure']),
+      ]);
+      expect(post).toMatchObject({ code: 1, stderr: certificate });
+      expect(clients).toMatchObject({ code: 1, stderr: certificate });
+      expect(insecureClients).toMatchObject({ code: 0, stdout: '[]\n' });
+      expect(insecurePost).toMatchObject({ code: 0, stdout: expect.stringMatching(/^OK/) });
     });
   });
 
@@ -102,9 +108,13 @@ describe('websocket-service-cli', () => {
       });
     });
     const refused = expect.stringMatching(new RegExp(`connection refused by 127\\.0\\.0\\.1:${port}`));
-    expect(await cli(['clients', '--url', `http://127.0.0.1:${port}`, '--room', 'r'])).toMatchObject({ code: 1, stderr: refused });
-    expect(await cli(['post', '--url', `http://127.0.0.1:${port}`, '--room', 'r', '--message', '1'])).toMatchObject({ code: 1, stderr: refused });
-    expect((await cli(['clients', '--url', `http://127.0.0.1:${port}`, '--room', 'r'])).stderr).not.toMatch(/websocket error/);
+    const [sockets, post] = await Promise.all([
+      cli(['clients', '--url', `http://127.0.0.1:${port}`, '--room', 'r']),
+      cli(['post', '--url', `http://127.0.0.1:${port}`, '--room', 'r', '--message', '1']),
+    ]);
+    expect(sockets).toMatchObject({ code: 1, stderr: refused });
+    expect(sockets.stderr).not.toMatch(/websocket error/);
+    expect(post).toMatchObject({ code: 1, stderr: refused });
   });
 
   it.for([
@@ -119,11 +129,16 @@ describe('websocket-service-cli', () => {
 
   it('reaches a node started with --path, through --path or a prefix in --url', async () => {
     const { url } = await startServer({ path: '/prefix/socket.io' });
-    const wrongPath = await cli(['clients', '--url', url, '--room', 'r']);
+    const [wrongPath, withPath, withPrefix, relativePath] = await Promise.all([
+      cli(['clients', '--url', url, '--room', 'r']),
+      cli(['clients', '--url', url, '--path', '/prefix/socket.io', '--room', 'r']),
+      cli(['clients', '--url', `${url}/prefix/`, '--room', 'r']),
+      cli(['clients', '--url', url, '--path', 'prefix', '--room', 'r']),
+    ]);
     expect(wrongPath).toMatchObject({ code: 1, stderr: expect.stringMatching(/closed the connection without answering.*is \/socket\.io the node's Socket\.IO path \(see --path\)/) });
-    expect(await cli(['clients', '--url', url, '--path', '/prefix/socket.io', '--room', 'r'])).toMatchObject({ code: 0, stdout: '[]\n' });
-    expect(await cli(['clients', '--url', `${url}/prefix/`, '--room', 'r'])).toMatchObject({ code: 0, stdout: '[]\n' });
-    expect(await cli(['clients', '--url', url, '--path', 'prefix', '--room', 'r'])).toMatchObject({ code: 2 });
+    expect(withPath).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(withPrefix).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(relativePath).toMatchObject({ code: 2, stderr: expect.stringMatching(/--path must start with \//) });
   });
 
   it('post keeps the path prefix of --url (a reverse proxy in front of the node)', async () => {
