@@ -91,11 +91,18 @@ describe('GET /', () => {
     expect(text.split('\n').length).toBeLessThanOrEqual(12);
   });
 
-  it('reveals no token, and lists only what this node serves', async () => {
-    const { url } = await startServer({ clientToken: 'client-secret', publishToken: 'publish-secret', console: false, metricsPort: 0, metrics: false });
+  it('reveals no token, the console\'s included', async () => {
+    const { url } = await startServer({ clientToken: 'client-secret', publishToken: 'publish-secret', consoleToken: 'console-secret' });
+    const text = await (await fetch(`${url}/`)).text();
+    expect(text).toContain('/console/');
+    expect(text).not.toMatch(/secret|token/i);
+  });
+
+  it('lists only what this node serves', async () => {
+    const { url } = await startServer({ console: false, metrics: false });
     const text = await (await fetch(`${url}/`)).text();
     expect(text).toContain('/healthcheck');
-    expect(text).not.toMatch(/secret|token|\/console|\/metrics/i);
+    expect(text).not.toMatch(/\/console|\/metrics/);
   });
 });
 
