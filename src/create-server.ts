@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import express, { type Express } from 'express';
 import pino from 'pino';
 import { Server } from 'socket.io';
@@ -15,7 +17,7 @@ import { dropSlowConsumers } from './limits';
 import { requestSummary, type Logger } from './logger';
 import { createMetrics, metricsHandler, NO_METRICS } from './metrics';
 import { registerNamespaces } from './namespaces';
-import { resolveOptions, type ServiceOptions } from './options';
+import { maskUrlPassword, parseRedisTarget, resolveOptions, type ServiceOptions } from './options';
 
 export type { TlsMaterial } from './http-server';
 
@@ -46,6 +48,35 @@ export interface WebsocketService {
   listen(): Promise<AddressInfo>;
   /** Disconnects every client and stops listening, within `shutdownGrace`. Safe to call more than once. */
   close(): Promise<void>;
+}
+
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * The start line: where clients connect, which version, alone or in a cluster (and through what,
+ * any password masked), and where the console is. It never carries a token.
+ */
+export function startLine(options: ServiceOptions, address: AddressInfo, withConsole: boolean): { message: string; fields: Record<string, string> } {
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const host = wildcard ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${options.https ? 'https' : 'http'}://${host}:${address.port}`;
+  const fields: Record<string, string> = { url, version: VERSION, bound: `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` };
+  if (options.path !== '/socket.io') fields.path = options.path;
+  if (options.redis) {
+    const target = parseRedisTarget(options.redis);
+    fields.mode = 'cluster';
+    fields.redis = 'service' in target ? `Consul service ${target.service} at ${options.consulHost}` : `Redis ${maskUrlPassword(options.redis)}`;
+  } else {
+    fields.mode = 'single node';
+  }
+  if (withConsole) fields.console = `${url}/console/`;
+  const where = wildcard ? `${url} (every ${address.address === '::' ? '' : 'IPv4 '}interface)` : url;
+  const message =
+    `websocket-service ${VERSION} listening on ${where}` +
+    (fields.path ? `, Socket.IO path ${fields.path}` : '') +
+    (fields.redis ? `, cluster through ${fields.redis}` : ', single node') +
+    (fields.console ? `; console ${fields.console}` : '');
+  return { message, fields };
 }
 
 /**
@@ -149,12 +180,11 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
         logger.info({ port: options.metricsPort }, 'Serving /metrics on a separate port');
       }
       const address = await listen(transport.server, options.port, options.host);
-      logger.info({ host: address.address }, `Listening on port ${options.https ? 'HTTPS' : 'HTTP'}/${address.port}`);
+      const start = startLine(options, address, Boolean(consoleToken));
+      logger.info(start.fields, start.message);
       // A developer's one-click console; an operator sets --console-token and nothing is logged.
       if (generatedToken) {
-        const host = address.family === 'IPv6' ? `[${address.address === '::' ? '::1' : address.address}]` : address.address === '0.0.0.0' ? 'localhost' : address.address;
-        const url = `${options.https ? 'https' : 'http'}://${host}:${address.port}/console/?token=${generatedToken}`;
-        logger.info({ url }, 'Console token generated for this run (set --console-token to choose one)');
+        logger.info({ url: `${start.fields.console}?token=${generatedToken}` }, 'Console token generated for this run (set --console-token to choose one)');
       }
       return address;
     },

@@ -58,7 +58,8 @@ export const REFUSALS = {
   lobby_id_required: row({
     metric: 'lobby_id_required',
     reply: 'connect_error',
-    text: () => 'lobbyId query parameter required: connect to /lobby?lobbyId=ID',
+    // A 4.x client that already has a connection multiplexes /lobby over it and drops the query.
+    text: () => 'lobbyId required: pass lobbyId in auth (4.x) or the query (1.x/2.x)',
     when: 'a `/lobby` CONNECT without a usable `lobbyId`',
   }),
   unauthorized: row({ metric: 'unauthorized', reply: 'connect_error', text: () => 'unauthorized: a valid token is required', when: 'with `--client-token`, a CONNECT without the token' }),

@@ -1,7 +1,7 @@
 /**
  * What stands between a client and the namespaces: admission of Engine.IO sessions (origin,
  * shutdown, capacity) and the middleware every namespace gets before its own (public id, client
- * token, event rate, metrics).
+ * token, event rate, metrics, debug lines).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket as EngineSocket } from 'engine.io';
@@ -151,6 +151,46 @@ function markConsoleObservers(nsp: Namespace, consoleToken: string): void {
   });
 }
 
+/** How many distinct unknown event names are remembered, and so logged, per socket. */
+export const UNKNOWN_EVENTS_LOGGED = 16;
+
+/** The longest unknown event name logged as it is; longer ones are cut. */
+const EVENT_NAME_LOGGED = 64;
+
+/**
+ * Debug lines for a namespace's sockets: connect and disconnect, with the client's Engine.IO
+ * protocol (3: socket.io-client 1.x/2.x and Python, 4: 4.x) and transport; and events no handler
+ * listens to (`join`, `Notify`), once per socket and name, the name as a field. A client looping
+ * over made-up names is remembered up to {@link UNKNOWN_EVENTS_LOGGED} names, then no longer logged.
+ */
+export function traceSockets(nsp: Namespace, logger: Logger): void {
+  // Nothing on the path of every event and connection unless it is logged.
+  if (!logger.isLevelEnabled('debug')) return;
+  const seen = new WeakMap<Socket, Set<string>>();
+  // Shared by every socket of the namespace: Socket.IO calls it with the socket as `this`.
+  function onAny(this: Socket, event: string) {
+    if (this.listenerCount(event) > 0) return;
+    let names = seen.get(this);
+    if (!names) seen.set(this, (names = new Set()));
+    if (names.size > UNKNOWN_EVENTS_LOGGED || names.has(event)) return;
+    names.add(event);
+    if (names.size > UNKNOWN_EVENTS_LOGGED) {
+      logger.debug({ nsp: nsp.name, socket: this.data.id, limit: UNKNOWN_EVENTS_LOGGED }, 'too many unknown events: no longer logged for this socket');
+      return;
+    }
+    const name = event.length > EVENT_NAME_LOGGED ? `${event.slice(0, EVENT_NAME_LOGGED)}…` : event;
+    logger.debug({ nsp: nsp.name, socket: this.data.id, event: name }, 'ignored an unknown event');
+  }
+  nsp.on('connection', (socket: Socket) => {
+    const connection = { nsp: nsp.name, socket: socket.data.id, eio: socket.conn.protocol, transport: socket.conn.transport.name };
+    logger.debug(connection, 'connected');
+    socket.onAny(onAny);
+    socket.once('disconnect', (reason: string) => {
+      logger.debug({ ...connection, transport: socket.conn.transport.name, reason }, 'disconnected');
+    });
+  });
+}
+
 /** What {@link guardNamespaces} needs. */
 export interface GuardDeps {
   options: ServiceOptions;
@@ -181,5 +221,6 @@ export function guardNamespaces(io: Server, { options, consoleToken, logger, met
       socket.emit('ERROR', reply);
     });
     prometheus?.watch(nsp);
+    traceSockets(nsp, logger);
   }
 }

@@ -2,18 +2,21 @@
 /**
  * The container's health check: GET /healthcheck on this node, exit 0 when it answers 200. The
  * URL is the one the running server wrote at listen (so flags such as `--https -p 8443` count);
- * without that file, the port and scheme come from WS_PORT and WS_HTTPS as the server reads them.
+ * without that file, the port and scheme come from the environment as the server reads it
+ * (WEBSOCKET_SERVICE_PORT and WEBSOCKET_SERVICE_HTTPS, or their WS_ forms).
  */
 import http from 'node:http';
 import https from 'node:https';
 import { listenUrlFile, readListenUrl } from './listen-url';
-import { parseBoolean } from './options';
+import { parseBoolean, readEnvironment } from './options';
 
 function target(): URL {
   const written = readListenUrl(listenUrlFile());
   if (written) return written;
-  const secure = parseBoolean('WS_HTTPS', process.env.WS_HTTPS ?? 'false');
-  return new URL(`${secure ? 'https' : 'http'}://127.0.0.1:${Number(process.env.WS_PORT || 3000)}`);
+  // The server's own reading of the environment: WEBSOCKET_SERVICE_PORT, or WS_PORT as before.
+  const { values, sources } = readEnvironment(process.env);
+  const secure = values.https !== undefined && parseBoolean(sources.https!, values.https);
+  return new URL(`${secure ? 'https' : 'http'}://127.0.0.1:${Number(values.port ?? 3000)}`);
 }
 
 const url = new URL('/healthcheck', target());

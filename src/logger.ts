@@ -1,6 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogFormat } from './options';
+import type { LogFormat, LogLevel } from './options';
 
 export type { Logger } from 'pino';
 
@@ -58,16 +58,19 @@ function platformStream(source: string, out: NodeJS.WritableStream): Destination
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
   format: LogFormat;
-  verbose: boolean;
+  /** The least severe level written; `info` by default. */
+  level?: LogLevel;
+  /** Shorthand for `level: 'debug'`. */
+  verbose?: boolean;
   /** The `source` of 2-IMMERSE lines; the old service took it from `LOG_NAME`. */
   source?: string;
   /** Where lines go; standard output by default. */
   destination?: NodeJS.WritableStream;
 }
 
-/** Builds the service's logger: info by default, debug with `verbose`. */
-export function createLogger({ format, verbose, source = 'websocket-service', destination = process.stdout }: LoggerOptions): Logger {
-  const options = { level: verbose ? 'debug' : 'info', base: undefined };
+/** Builds the service's logger: info by default, or `level`, or debug with `verbose`. */
+export function createLogger({ format, level = 'info', verbose = false, source = 'websocket-service', destination = process.stdout }: LoggerOptions): Logger {
+  const options = { level: verbose ? 'debug' : level, base: undefined };
   switch (format) {
     case 'pretty':
       return pino(options, pretty({ destination, sync: true, colorize: false, singleLine: true, messageFormat: (log, key) => escapeControl(String(log[key] ?? '')) }));

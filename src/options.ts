@@ -4,6 +4,10 @@ import path from 'node:path';
 export const LOG_FORMATS = ['json', 'pretty', '2immerse'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** Log levels an operator may choose, most verbose first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** The effective configuration of one service node; frozen once resolved. */
 export interface ServiceOptions {
   port: number;
@@ -14,7 +18,10 @@ export interface ServiceOptions {
   path: string;
   /** `'*'` accepts every origin (as socket.io 1.x did); otherwise the exact origins allowed. */
   corsOrigin: '*' | readonly string[];
+  /** Shorthand for `logLevel: 'debug'`, which it overrides. */
   verbose: boolean;
+  /** With `verbose`, resolved to `'debug'`. */
+  logLevel: LogLevel;
   logFormat: LogFormat;
   /** Largest Socket.IO message accepted from a client. */
   maxHttpBufferSize: number;
@@ -51,9 +58,22 @@ export interface ServiceOptions {
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
 
-/** One option: how it is typed, its default, its range and what it means. */
+/** The sections of `--help`, in the order shown; the README's table follows the same order. */
+export const OPTION_GROUPS = {
+  server: 'Server',
+  tls: 'TLS',
+  cluster: 'Cluster',
+  limits: 'Limits',
+  security: 'Security',
+  logging: 'Logging',
+  operations: 'Operations',
+} as const;
+export type OptionGroup = keyof typeof OPTION_GROUPS;
+
+/** One option: how it is typed, its default, its range, where `--help` lists it and what it means. */
 export interface OptionSpec<T> {
   alias?: string;
+  group: OptionGroup;
   type: 'integer' | 'boolean' | 'string';
   default: T;
   /** Inclusive bounds of an integer option. */
@@ -67,49 +87,52 @@ export interface OptionSpec<T> {
 type OptionTable = { readonly [K in keyof ServiceOptions]: OptionSpec<ServiceOptions[K]> };
 
 /**
- * The one table of options: the CLI (`src/server.ts`), the environment variables (`WS_` + the
- * option name in upper snake case), `--help`, `--print-config` and the README all come from it.
+ * The one table of options: the CLI (`src/server.ts`), the environment variables
+ * (`WEBSOCKET_SERVICE_` + the option name in upper snake case), `--help`, `--print-config` and the
+ * README all come from it.
  * Each default keeps the 2018 service's behaviour where it had one.
  */
 export const OPTION_SPECS: OptionTable = Object.freeze({
-  port: { alias: 'p', type: 'integer', default: 3000, range: [0, 65535], describe: 'TCP port to listen on (0 picks a free one)' },
-  host: { type: 'string', default: '0.0.0.0', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
-  https: { alias: 'S', type: 'boolean', default: false, describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
-  key: { type: 'string', default: path.join(CERT_DIR, 'server.pem'), describe: 'TLS private key file (PEM) used with --https' },
-  cert: { type: 'string', default: path.join(CERT_DIR, 'server.crt'), describe: 'TLS certificate file (PEM) used with --https' },
-  path: { type: 'string', default: '/socket.io', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
-  // Any origin, as socket.io 1.x allowed.
-  corsOrigin: { type: 'string', default: '*', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
-  verbose: { alias: 'v', type: 'boolean', default: false, describe: 'debug logging: every verb with namespace, socket id and room' },
-  logFormat: { type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'log output format' },
-  // Socket.IO's own default.
-  maxHttpBufferSize: { type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest Socket.IO message from a client, in bytes' },
-  maxPublishBody: { type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest POST /bus-message body, in bytes' },
+  port: { alias: 'p', group: 'server', type: 'integer', default: 3000, range: [0, 65535], describe: 'TCP port to listen on (0 picks a free one)' },
+  host: { group: 'server', type: 'string', default: '0.0.0.0', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
+  path: { group: 'server', type: 'string', default: '/socket.io', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
+  https: { alias: 'S', group: 'tls', type: 'boolean', default: false, describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
+  key: { group: 'tls', type: 'string', default: path.join(CERT_DIR, 'server.pem'), describe: 'TLS private key file (PEM) used with --https' },
+  cert: { group: 'tls', type: 'string', default: path.join(CERT_DIR, 'server.crt'), describe: 'TLS certificate file (PEM) used with --https' },
   // Unset: a single node, in memory.
-  redis: { alias: 'r', type: 'string', default: undefined, describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
-  database: { alias: 'd', type: 'integer', default: 0, range: [0, 65535], describe: 'Redis database number' },
-  consulHost: { alias: 'c', type: 'string', default: 'https://consul.service.consul:8500', describe: 'Consul URL for looking up a --redis service name' },
-  // Unset: any client may connect, and anyone may POST, as in 2018.
-  clientToken: { type: 'string', default: undefined, secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
-  publishToken: { type: 'string', default: undefined, secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
-  console: { type: 'boolean', default: true, describe: 'serve the live console page at /console (--no-console turns it off)' },
-  // Unset: a random token is generated at start and the console URL with it is logged once.
-  consoleToken: { type: 'string', default: undefined, secret: true, describe: 'token the console requires; generated and logged with the console URL when unset' },
-  maxIdLength: { type: 'integer', default: 512, range: [1, 1_000_000], describe: 'longest room, lobby id or name, in characters' },
-  maxRoomsPerSocket: { type: 'integer', default: 1000, range: [1, 1_000_000], describe: 'most rooms one socket may join' },
-  maxConnections: { type: 'integer', default: 0, range: [0, 10_000_000], describe: 'most simultaneous admitted clients per node; 0 for no limit' },
+  redis: { alias: 'r', group: 'cluster', type: 'string', default: undefined, describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
+  database: { alias: 'd', group: 'cluster', type: 'integer', default: 0, range: [0, 65535], describe: 'Redis database number' },
+  consulHost: { alias: 'c', group: 'cluster', type: 'string', default: 'https://consul.service.consul:8500', describe: 'Consul URL for looking up a --redis service name' },
+  // Socket.IO's own default.
+  maxHttpBufferSize: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest Socket.IO message from a client, in bytes' },
+  maxPublishBody: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest POST /bus-message body, in bytes' },
+  maxIdLength: { group: 'limits', type: 'integer', default: 512, range: [1, 1_000_000], describe: 'longest room, lobby id or name, in characters' },
+  maxRoomsPerSocket: { group: 'limits', type: 'integer', default: 1000, range: [1, 1_000_000], describe: 'most rooms one socket may join' },
+  maxConnections: { group: 'limits', type: 'integer', default: 0, range: [0, 10_000_000], describe: 'most simultaneous admitted clients per node; 0 for no limit' },
   maxPendingPerAddress: {
+    group: 'limits',
     type: 'integer',
     default: 64,
     range: [1, 1_000_000],
     describe: 'with --client-token: most sessions from one address not yet admitted to a namespace; the oldest idle one is closed beyond it',
   },
-  eventRate: { type: 'integer', default: 0, range: [0, 1_000_000], describe: 'events per second one socket may send, sustained; 0 for no limit' },
-  eventBurst: { type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
-  maxQueuedBytes: { type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
-  shutdownGrace: { type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
-  metrics: { type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
-  metricsPort: { type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port; 0 for the service port' },
+  eventRate: { group: 'limits', type: 'integer', default: 0, range: [0, 1_000_000], describe: 'events per second one socket may send, sustained; 0 for no limit' },
+  eventBurst: { group: 'limits', type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
+  maxQueuedBytes: { group: 'limits', type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
+  // Any origin, as socket.io 1.x allowed.
+  corsOrigin: { group: 'security', type: 'string', default: '*', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
+  // Unset: any client may connect, and anyone may POST, as in 2018.
+  clientToken: { group: 'security', type: 'string', default: undefined, secret: true, describe: 'require this token in every Socket.IO handshake (auth.token, or ?token= for 1.x/2.x clients)' },
+  publishToken: { group: 'security', type: 'string', default: undefined, secret: true, describe: 'require "Authorization: Bearer TOKEN" on POST /bus-message' },
+  // Unset: a random token is generated at start and the console URL with it is logged once.
+  consoleToken: { group: 'security', type: 'string', default: undefined, secret: true, describe: 'token the console requires; generated and logged with the console URL when unset' },
+  logLevel: { group: 'logging', type: 'string', default: 'info', choices: LOG_LEVELS, describe: 'least severe level logged; debug adds every verb, connection and unknown event' },
+  verbose: { alias: 'v', group: 'logging', type: 'boolean', default: false, describe: 'shorthand for --log-level debug (wins over --log-level)' },
+  logFormat: { group: 'logging', type: 'string', default: 'json', choices: LOG_FORMATS, describe: 'log output format' },
+  console: { group: 'operations', type: 'boolean', default: true, describe: 'serve the live console page at /console (--no-console turns it off)' },
+  metrics: { group: 'operations', type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
+  metricsPort: { group: 'operations', type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port (must differ from --port); 0 for the service port' },
+  shutdownGrace: { group: 'operations', type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
 });
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[];
@@ -119,9 +142,22 @@ export const DEFAULT_OPTIONS: Readonly<ServiceOptions> = Object.freeze(
   Object.fromEntries(OPTION_NAMES.map((name) => [name, OPTION_SPECS[name].default])) as Record<keyof ServiceOptions, unknown> as ServiceOptions,
 );
 
-/** Environment variable that sets an option, e.g. `corsOrigin` → `WS_CORS_ORIGIN`. */
+/** The prefix of the environment variables that set options. */
+export const ENV_PREFIX = 'WEBSOCKET_SERVICE_';
+
+/**
+ * The prefix of the service's first releases, still read for the options' own names only (see
+ * {@link readEnvironment}); to be dropped in the next major version.
+ */
+export const LEGACY_ENV_PREFIX = 'WS_';
+
+function upperSnake(option: string): string {
+  return option.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** Environment variable that sets an option, e.g. `corsOrigin` → `WEBSOCKET_SERVICE_CORS_ORIGIN`. */
 export function envName(option: string): string {
-  return 'WS_' + option.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+  return ENV_PREFIX + upperSnake(option);
 }
 
 /** The CLI spelling of an option, e.g. `corsOrigin` → `cors-origin`. */
@@ -143,7 +179,8 @@ const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off', ''];
 
 /**
- * Reads a boolean from the environment as operators write them (true/1/yes/on, false/0/no/off).
+ * Reads a boolean as operators write them (true/1/yes/on, false/0/no/off).
+ * @param variable The flag or environment variable it came from, named in the error.
  * @throws {OptionError} for anything else, rather than quietly taking it as false.
  */
 export function parseBoolean(variable: string, value: string): boolean {
@@ -153,34 +190,112 @@ export function parseBoolean(variable: string, value: string): boolean {
   throw new OptionError(`${variable} must be true or false, got ${JSON.stringify(value)}`);
 }
 
-/** Rewrites the boolean options' environment variables to the "true"/"false" the CLI parser reads. */
-export function normalizeBooleanEnv(env: NodeJS.ProcessEnv): void {
-  for (const name of OPTION_NAMES) {
-    const variable = envName(name);
-    const value = env[variable];
-    if (OPTION_SPECS[name].type === 'boolean' && value !== undefined) env[variable] = String(parseBoolean(variable, value));
-  }
+/** Option values read from text (command line or environment), with where each came from. */
+export interface OptionInput {
+  values: Partial<Record<keyof ServiceOptions, string>>;
+  /** The flag or variable each value came from, e.g. `WEBSOCKET_SERVICE_PORT`: errors name it. */
+  sources: Partial<Record<keyof ServiceOptions, string>>;
+  /** Variables ignored, one line each, for the log once it exists. */
+  warnings: string[];
 }
 
-function integer(name: keyof ServiceOptions, value: unknown): number {
+const OPTION_BY_SNAKE = new Map<string, keyof ServiceOptions>(
+  (Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]).map((name) => [upperSnake(name), name]),
+);
+
+/**
+ * The variables Kubernetes injects for a Service whose name gives the prefix (`ws`,
+ * `websocket-service`): `…_SERVICE_HOST`, `…_SERVICE_PORT[_NAME]`, `…_PORT_3000_TCP[_ADDR|_PORT|_PROTO]`.
+ * `…_PORT` itself (`tcp://10.0.0.1:3000`) collides with the port option and is told apart by its value.
+ */
+const SERVICE_LINK_NAME = /^(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT_\d+_(?:TCP|UDP|SCTP)(?:_\w+)?)$/;
+const SERVICE_LINK_VALUE = /^(?:tcp|udp|sctp):\/\//i;
+
+/**
+ * Reads the options set in the environment, one rule for every option: an empty variable is the
+ * same as an unset one, and every value is checked later by {@link resolveOptions} as strictly as
+ * a flag, with the variable named in any error. Ignored with a warning, never fatal: unknown
+ * `WEBSOCKET_SERVICE_*` variables, and a port that is a Kubernetes service link. Kubernetes'
+ * other service-link variables are ignored without one. `WS_*` variables are read only under an
+ * option's own name (`WS_PORT`), each with a deprecation warning, and lose to the
+ * `WEBSOCKET_SERVICE_*` spelling; any other `WS_*` belongs to someone else and is left alone.
+ */
+export function readEnvironment(env: NodeJS.ProcessEnv): OptionInput {
+  const input: OptionInput = { values: {}, sources: {}, warnings: [] };
+  const legacy: [keyof ServiceOptions, string, string][] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    if (value === undefined || value.trim() === '') continue;
+    if (variable.startsWith(ENV_PREFIX)) {
+      const suffix = variable.slice(ENV_PREFIX.length);
+      const name = OPTION_BY_SNAKE.get(suffix);
+      if (!name) {
+        if (!SERVICE_LINK_NAME.test(suffix)) input.warnings.push(`${variable} is not an option of this service: ignored`);
+      } else if (!isServiceLink(input, name, variable, value)) {
+        input.values[name] = value;
+        input.sources[name] = variable;
+      }
+    } else if (variable.startsWith(LEGACY_ENV_PREFIX)) {
+      const name = OPTION_BY_SNAKE.get(variable.slice(LEGACY_ENV_PREFIX.length));
+      if (name) legacy.push([name, variable, value]);
+    }
+  }
+  for (const [name, variable, value] of legacy) {
+    if (input.values[name] !== undefined) {
+      input.warnings.push(`${variable} is ignored: ${envName(name)} is set`);
+    } else if (!isServiceLink(input, name, variable, value)) {
+      input.values[name] = value;
+      input.sources[name] = variable;
+      input.warnings.push(`${variable} is deprecated: rename it ${envName(name)}`);
+    }
+  }
+  return input;
+}
+
+function isServiceLink(input: OptionInput, name: keyof ServiceOptions, variable: string, value: string): boolean {
+  if (name !== 'port' || !SERVICE_LINK_VALUE.test(value.trim())) return false;
+  input.warnings.push(`${variable} looks like a Kubernetes service link (${value.trim().split('://')[0]}://…): ignored`);
+  return true;
+}
+
+/** How an error names an option: the flag or variable its value came from, `--flag` by default. */
+type Label = (name: keyof ServiceOptions) => string;
+
+const DECIMAL = /^-?\d+$/;
+
+function integer(label: Label, name: keyof ServiceOptions, value: unknown): number {
   const [min, max] = OPTION_SPECS[name].range!;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  // Text must be plain decimal: Number() would also take 1e3, 0x10, 0b1 and " ".
+  const n = typeof value === 'string' ? (DECIMAL.test(value.trim()) ? Number(value) : NaN) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new OptionError(`--${kebab(name)} must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    throw new OptionError(`${label(name)} must be a decimal integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
   return n;
 }
 
-function nonEmpty(name: string, value: unknown): string {
+function boolean(label: Label, name: keyof ServiceOptions, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') return parseBoolean(label(name), value);
+  throw new OptionError(`${label(name)} must be true or false, got ${String(value)}`);
+}
+
+function choice<T extends string>(label: Label, name: keyof ServiceOptions, value: unknown): T {
+  const choices = OPTION_SPECS[name].choices!;
+  if (typeof value !== 'string' || !choices.includes(value)) {
+    throw new OptionError(`${label(name)} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function nonEmpty(label: Label, name: keyof ServiceOptions, value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new OptionError(`--${kebab(name)} must not be empty`);
+    throw new OptionError(`${label(name)} must not be empty`);
   }
   return value;
 }
 
-function parseOrigins(value: unknown): '*' | readonly string[] {
+function parseOrigins(label: Label, value: unknown): '*' | readonly string[] {
   if (Array.isArray(value)) return value.length === 0 ? '*' : Object.freeze(value.map(String));
-  const text = nonEmpty('corsOrigin', value).trim();
+  const text = nonEmpty(label, 'corsOrigin', value).trim();
   if (text === '*') return '*';
   const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of origins) {
@@ -188,10 +303,10 @@ function parseOrigins(value: unknown): '*' | readonly string[] {
     try {
       url = new URL(origin);
     } catch {
-      throw new OptionError(`--cors-origin: ${JSON.stringify(origin)} is not an origin like https://example.com`);
+      throw new OptionError(`${label('corsOrigin')}: ${JSON.stringify(origin)} is not an origin like https://example.com`);
     }
     if (url.origin !== origin) {
-      throw new OptionError(`--cors-origin: ${JSON.stringify(origin)} is not an origin (did you mean ${url.origin}?)`);
+      throw new OptionError(`${label('corsOrigin')}: ${JSON.stringify(origin)} is not an origin (did you mean ${url.origin}?)`);
     }
   }
   return Object.freeze(origins);
@@ -202,43 +317,44 @@ export type RedisTarget = { url: string } | { host: string; port: number } | { s
 
 /**
  * Reads `--redis`: a `redis://`/`rediss://` URL, `host:port` (`[v6]:port` too), or a Consul service name.
+ * @param source The flag or variable it came from, named in the error.
  * @throws {OptionError} for anything else.
  */
-export function parseRedisTarget(value: string): RedisTarget {
+export function parseRedisTarget(value: string, source = '--redis'): RedisTarget {
   if (/^rediss?:\/\//i.test(value)) return { url: value };
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
   if (match) {
     const port = Number(match[3]);
-    if (port < 1 || port > 65535) throw new OptionError(`--redis: port ${port} is out of range`);
+    if (port < 1 || port > 65535) throw new OptionError(`${source}: port ${port} is out of range`);
     return { host: match[1] ?? match[2], port };
   }
   if (!value.includes(':')) return { service: value };
-  throw new OptionError(`--redis: ${JSON.stringify(value)} is neither host:port, a redis:// URL nor a Consul service name`);
+  throw new OptionError(`${source}: ${JSON.stringify(value)} is neither host:port, a redis:// URL nor a Consul service name`);
 }
 
-function redisTarget(value: unknown): string {
-  const text = nonEmpty('redis', value).trim();
-  parseRedisTarget(text);
+function redisTarget(label: Label, value: unknown): string {
+  const text = nonEmpty(label, 'redis', value).trim();
+  parseRedisTarget(text, label('redis'));
   return text;
 }
 
-function optionalSecret(name: string, value: unknown): string | undefined {
+function optionalSecret(label: Label, name: keyof ServiceOptions, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
-  if (text.length < 8) throw new OptionError(`--${kebab(name)} must be at least 8 characters long`);
+  if (text.length < 8) throw new OptionError(`${label(name)} must be at least 8 characters long`);
   return text;
 }
 
-function httpUrl(name: string, value: unknown): string {
-  const text = nonEmpty(name, value).trim();
-  let url: URL;
+function httpUrl(label: Label, name: keyof ServiceOptions, value: unknown): string {
+  const text = nonEmpty(label, name, value).trim();
+  let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
-    throw new OptionError(`--${kebab(name)} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+    url = undefined;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new OptionError(`--${kebab(name)} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new OptionError(`${label(name)} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
   }
   return text;
 }
@@ -246,45 +362,56 @@ function httpUrl(name: string, value: unknown): string {
 /**
  * Merges `input` over the defaults and checks every value once, at start. The result is frozen:
  * every part of the node reads the same configuration, and none can change it.
+ * @param sources Where values came from (`--port`, `WEBSOCKET_SERVICE_PORT`), for the errors;
+ *   an option not listed is named by its flag.
  * @throws {OptionError} naming the first bad value.
  */
-export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unknown>> = {}): Readonly<ServiceOptions> {
+export function resolveOptions(
+  input: Partial<Record<keyof ServiceOptions, unknown>> = {},
+  sources: Partial<Record<keyof ServiceOptions, string>> = {},
+): Readonly<ServiceOptions> {
+  const label: Label = (name) => sources[name] ?? `--${kebab(name)}`;
   const raw: Record<keyof ServiceOptions, unknown> = { ...DEFAULT_OPTIONS, ...dropUndefined(input) };
-  const socketPath = nonEmpty('path', raw.path);
-  if (!socketPath.startsWith('/')) throw new OptionError(`--path must start with /, got ${JSON.stringify(socketPath)}`);
-  if (!LOG_FORMATS.includes(raw.logFormat as LogFormat)) {
-    throw new OptionError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw.logFormat)}`);
-  }
-  return Object.freeze({
-    port: integer('port', raw.port),
-    host: nonEmpty('host', raw.host),
-    https: Boolean(raw.https),
-    key: nonEmpty('key', raw.key),
-    cert: nonEmpty('cert', raw.cert),
+  const socketPath = nonEmpty(label, 'path', raw.path);
+  if (!socketPath.startsWith('/')) throw new OptionError(`${label('path')} must start with /, got ${JSON.stringify(socketPath)}`);
+  const verbose = boolean(label, 'verbose', raw.verbose);
+  const logLevel = choice<LogLevel>(label, 'logLevel', raw.logLevel);
+  const options: ServiceOptions = {
+    port: integer(label, 'port', raw.port),
+    host: nonEmpty(label, 'host', raw.host),
     path: socketPath.length > 1 ? socketPath.replace(/\/+$/, '') : socketPath,
-    corsOrigin: parseOrigins(raw.corsOrigin),
-    verbose: Boolean(raw.verbose),
-    logFormat: raw.logFormat as LogFormat,
-    maxHttpBufferSize: integer('maxHttpBufferSize', raw.maxHttpBufferSize),
-    maxPublishBody: integer('maxPublishBody', raw.maxPublishBody),
-    redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(raw.redis),
-    database: integer('database', raw.database),
-    consulHost: httpUrl('consulHost', raw.consulHost),
-    clientToken: optionalSecret('clientToken', raw.clientToken),
-    publishToken: optionalSecret('publishToken', raw.publishToken),
-    console: Boolean(raw.console),
-    consoleToken: optionalSecret('consoleToken', raw.consoleToken),
-    maxIdLength: integer('maxIdLength', raw.maxIdLength),
-    maxRoomsPerSocket: integer('maxRoomsPerSocket', raw.maxRoomsPerSocket),
-    maxConnections: integer('maxConnections', raw.maxConnections),
-    maxPendingPerAddress: integer('maxPendingPerAddress', raw.maxPendingPerAddress),
-    eventRate: integer('eventRate', raw.eventRate),
-    eventBurst: integer('eventBurst', raw.eventBurst),
-    maxQueuedBytes: integer('maxQueuedBytes', raw.maxQueuedBytes),
-    shutdownGrace: integer('shutdownGrace', raw.shutdownGrace),
-    metrics: Boolean(raw.metrics),
-    metricsPort: integer('metricsPort', raw.metricsPort),
-  });
+    https: boolean(label, 'https', raw.https),
+    key: nonEmpty(label, 'key', raw.key),
+    cert: nonEmpty(label, 'cert', raw.cert),
+    redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(label, raw.redis),
+    database: integer(label, 'database', raw.database),
+    consulHost: httpUrl(label, 'consulHost', raw.consulHost),
+    maxHttpBufferSize: integer(label, 'maxHttpBufferSize', raw.maxHttpBufferSize),
+    maxPublishBody: integer(label, 'maxPublishBody', raw.maxPublishBody),
+    maxIdLength: integer(label, 'maxIdLength', raw.maxIdLength),
+    maxRoomsPerSocket: integer(label, 'maxRoomsPerSocket', raw.maxRoomsPerSocket),
+    maxConnections: integer(label, 'maxConnections', raw.maxConnections),
+    maxPendingPerAddress: integer(label, 'maxPendingPerAddress', raw.maxPendingPerAddress),
+    eventRate: integer(label, 'eventRate', raw.eventRate),
+    eventBurst: integer(label, 'eventBurst', raw.eventBurst),
+    maxQueuedBytes: integer(label, 'maxQueuedBytes', raw.maxQueuedBytes),
+    corsOrigin: parseOrigins(label, raw.corsOrigin),
+    clientToken: optionalSecret(label, 'clientToken', raw.clientToken),
+    publishToken: optionalSecret(label, 'publishToken', raw.publishToken),
+    consoleToken: optionalSecret(label, 'consoleToken', raw.consoleToken),
+    verbose,
+    logLevel: verbose ? 'debug' : logLevel,
+    logFormat: choice<LogFormat>(label, 'logFormat', raw.logFormat),
+    console: boolean(label, 'console', raw.console),
+    metrics: boolean(label, 'metrics', raw.metrics),
+    metricsPort: integer(label, 'metricsPort', raw.metricsPort),
+    shutdownGrace: integer(label, 'shutdownGrace', raw.shutdownGrace),
+  };
+  // Caught here, not as EADDRINUSE after the cluster link and the first listener are up.
+  if (options.metrics && options.metricsPort !== 0 && options.metricsPort === options.port) {
+    throw new OptionError(`${label('metricsPort')} must differ from ${label('port')} (both ${options.port}); 0 serves /metrics on the service port`);
+  }
+  return Object.freeze(options);
 }
 
 const MASK = '********';
@@ -310,15 +437,20 @@ export function printableConfig(options: ServiceOptions): Record<string, unknown
   return Object.fromEntries(OPTION_NAMES.map((name) => [name, masked(name, options[name])]));
 }
 
+/** An option's default as `--help` and the README show it: the certificates relative to the installation. */
+export function defaultText(name: keyof ServiceOptions): string {
+  const fallback = OPTION_SPECS[name].default;
+  if (name === 'key' || name === 'cert') return `certs/${path.basename(String(fallback))}`;
+  return fallback === undefined ? '(unset)' : String(fallback);
+}
+
 /** The README's table of options, one row per option: the README is checked against it. */
 export function optionsTable(): string {
   const rows = OPTION_NAMES.map((name) => {
     const spec: OptionSpec<unknown> = OPTION_SPECS[name];
     const flag = (spec.alias ? `-${spec.alias}, ` : '') + `--${kebab(name)}`;
-    const fallback = spec.default;
-    const shown = name === 'key' || name === 'cert' ? `certs/${path.basename(String(fallback))}` : fallback === undefined ? '(unset)' : String(fallback);
     const range = rangeText(spec);
-    return `| \`${flag}\` | \`${envName(name)}\` | \`${shown}\` | ${range ? `\`${range}\`` : ''} | ${spec.describe} |`;
+    return `| \`${flag}\` | \`${envName(name)}\` | \`${defaultText(name)}\` | ${range ? `\`${range}\`` : ''} | ${spec.describe} |`;
   });
   return ['| option | environment | default | allowed | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -1,68 +1,34 @@
 #!/usr/bin/env node
 import type { AddressInfo } from 'node:net';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { createServer } from './create-server';
+import { parseCommandLine, type CommandLine } from './command-line';
 import { listenUrlFile, localUrl, publishListenUrl } from './listen-url';
 import { createLogger } from './logger';
-import { envName, kebab, normalizeBooleanEnv, OPTION_SPECS, OptionError, printableConfig, rangeText, resolveOptions, type OptionSpec, type ServiceOptions } from './options';
-import { loadOrCreateCertificate } from './tls';
+import { OptionError, printableConfig } from './options';
 
 const EXIT_USAGE = 2;
 
-function fail(reason: string): never {
-  process.stderr.write(`websocket-service: ${reason}\n`);
-  process.exit(EXIT_USAGE);
-}
-
-function parseArgs(argv: string[]) {
-  const parser = yargs(argv)
-    .scriptName('websocket-service')
-    .usage('$0 [options]\n\nRelays push notifications between publishers and room subscribers over Socket.IO.')
-    .env('WS')
-    .strict()
-    .fail((message, error) => fail(message ?? error?.message ?? 'invalid arguments'))
-    .help()
-    .alias('h', 'help')
-    .version()
-    .option('print-config', { type: 'boolean', describe: 'print the effective configuration (secrets masked) and exit' })
-    .epilogue('Every option can also be set from the environment: WS_ + its name in upper snake case, e.g. WS_CORS_ORIGIN. LOG_NAME sets the source of 2immerse log lines.');
-  for (const name of Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[]) {
-    const spec: OptionSpec<unknown> = OPTION_SPECS[name];
-    const range = rangeText(spec);
-    // Numbers are read as text so that a bad value is reported as typed, not as NaN.
-    parser.option(kebab(name), {
-      alias: spec.alias,
-      type: spec.type === 'integer' ? 'string' : spec.type,
-      requiresArg: spec.type !== 'boolean',
-      // Ranges and choices are listed here rather than given to yargs, whose refusal spans several lines.
-      describe: `${spec.describe}${range ? ` (${range})` : ''} [env ${envName(name)}]`,
-      default: spec.default,
-    });
+function readOptions(): CommandLine {
+  try {
+    return parseCommandLine(hideBin(process.argv), process.env);
+  } catch (error) {
+    if (!(error instanceof OptionError)) throw error;
+    process.stderr.write(`websocket-service: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
   }
-  return parser.parseSync();
 }
 
 async function main() {
-  try {
-    normalizeBooleanEnv(process.env);
-  } catch (error) {
-    if (error instanceof OptionError) fail(error.message);
-    throw error;
-  }
-  const args = parseArgs(hideBin(process.argv));
-  let options: ServiceOptions;
-  try {
-    options = resolveOptions(Object.fromEntries(Object.keys(OPTION_SPECS).map((name) => [name, args[name]])));
-  } catch (error) {
-    if (error instanceof OptionError) fail(error.message);
-    throw error;
-  }
-  if (args.printConfig) {
+  const { options, warnings, printConfig } = readOptions();
+  if (printConfig) {
+    for (const warning of warnings) process.stderr.write(`websocket-service: warning: ${warning}\n`);
     process.stdout.write(JSON.stringify(printableConfig(options), null, 2) + '\n');
     process.exit(0);
   }
-  const logger = createLogger({ format: options.logFormat, verbose: options.verbose, source: process.env.LOG_NAME });
+  // Loaded only now: --help, --version and a bad option answer without loading Socket.IO and Express.
+  const [{ createServer }, { loadOrCreateCertificate }] = await Promise.all([import('./create-server'), import('./tls')]);
+  const logger = createLogger({ format: options.logFormat, level: options.logLevel, source: process.env.LOG_NAME });
+  for (const warning of warnings) logger.warn(warning);
   const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger) : undefined;
   const service = createServer({ ...options, tls }, { logger });
 
@@ -91,7 +57,7 @@ async function main() {
   try {
     process.once('exit', publishListenUrl(file, localUrl(address, options.https)));
   } catch (error) {
-    logger.warn({ err: error, file }, 'Cannot write the listen URL: the health check falls back to WS_PORT and WS_HTTPS');
+    logger.warn({ err: error, file }, 'Cannot write the listen URL: the health check falls back to the port and HTTPS variables');
   }
 }
 

@@ -280,7 +280,7 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** Runs `node dist/server.js` on a free loopback port and waits for its "Listening" line; killed after the test. */
+/** Runs `node dist/server.js` on a free loopback port and waits for its start line; killed after the test. */
 export function startCli(args: string[], env: Record<string, string> = {}): Promise<CliServer> {
   const child = spawn(process.execPath, [SERVER_CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
     env: { ...process.env, ...env },
@@ -306,7 +306,7 @@ export function startCli(args: string[], env: Record<string, string> = {}): Prom
       });
     };
     collect(child.stdout!, (line) => {
-      const match = /Listening on port HTTPS?\/(\d+)/.exec(line);
+      const match = / listening on https?:\/\/[^ ]+:(\d+)/.exec(line);
       if (match) resolve({ child, port: Number(match[1]), lines, records, exited });
     });
     collect(child.stderr!, () => {});

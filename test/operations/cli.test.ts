@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startLine } from '../../src/create-server';
+import { resolveOptions } from '../../src/options';
 import { connect, json, SERVER_CLI, startCli } from '../helpers';
 
 function run(args: string[], env: Record<string, string> = {}) {
@@ -16,7 +18,7 @@ describe('command line', () => {
     for (const flag of ['-p, --port', '-S, --https', '-v, --verbose', '--host', '--path', '--cors-origin', '--key', '--cert', '--log-format', '--version']) {
       expect(result.stdout).toContain(flag);
     }
-    expect(result.stdout).toContain('WS_CORS_ORIGIN');
+    expect(result.stdout).toContain('WEBSOCKET_SERVICE_CORS_ORIGIN');
   });
 
   it('prints the package version on --version', () => {
@@ -26,16 +28,18 @@ describe('command line', () => {
   });
 
   it.each([
-    [['--port', 'abc'], {}, /--port must be an integer/],
-    [['--port', '70000'], {}, /--port must be an integer from 0 to 65535/],
-    [[], { WS_PORT: 'x' }, /--port must be an integer/],
+    [['--port', 'abc'], {}, /--port must be a decimal integer/],
+    [['--port', '70000'], {}, /--port must be a decimal integer from 0 to 65535/],
+    [[], { WEBSOCKET_SERVICE_PORT: 'x' }, /^websocket-service: WEBSOCKET_SERVICE_PORT must be a decimal integer/],
     [['--log-format', 'xml'], {}, /log-format/],
     [['--cors-origin', 'not an origin'], {}, /--cors-origin/],
     [['--path', 'socket.io'], {}, /--path must start with \//],
     [['--no-such-option'], {}, /Unknown argument/],
+    [[], { WEBSOCKET_SERVICE_VERBOSE: 'maybe' }, /WEBSOCKET_SERVICE_VERBOSE must be true or false, got "maybe"/],
     [[], { WS_VERBOSE: 'maybe' }, /WS_VERBOSE must be true or false, got "maybe"/],
     [['--client-token', 'short'], {}, /--client-token must be at least 8 characters/],
     [['--redis', 'host:port:extra'], {}, /--redis/],
+    [['--https=maybe'], {}, /^websocket-service: --https must be true or false, got "maybe"\n$/],
   ])('stops with exit code 2 and a one-line reason for %j %j', (args, env, reason) => {
     const result = run(args, env);
     expect(result.status).toBe(2);
@@ -43,16 +47,34 @@ describe('command line', () => {
     expect(result.stderr).toMatch(reason);
   });
 
+  it('starts beside foreign and Kubernetes variables, warning about the ones it cannot use', () => {
+    const result = run(['--print-config'], {
+      WEBSOCKET_SERVICE_FOO: 'bar',
+      WS_FOO: 'bar',
+      WS_SERVICE_HOST: '10.0.0.11',
+      WS_SERVICE_PORT: '3000',
+      WS_PORT: 'tcp://10.0.0.11:3000',
+      WS_PORT_3000_TCP: 'tcp://10.0.0.11:3000',
+    });
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout).port).toBe(3000);
+    expect(result.stderr.trim().split('\n').sort()).toEqual([
+      'websocket-service: warning: WEBSOCKET_SERVICE_FOO is not an option of this service: ignored',
+      'websocket-service: warning: WS_PORT looks like a Kubernetes service link (tcp://…): ignored',
+    ]);
+  });
+
   it('prints the effective configuration with secrets masked on --print-config', () => {
-    const result = run(['--print-config', '--publish-token', 'very-secret-publish', '-p', '4000'], { WS_CLIENT_TOKEN: 'very-secret-client', WS_HTTPS: 'yes', WS_METRICS: '0' });
+    const result = run(['--print-config', '--publish-token', 'very-secret-publish', '-p', '4000'], { WEBSOCKET_SERVICE_CLIENT_TOKEN: 'very-secret-client', WEBSOCKET_SERVICE_HTTPS: 'yes', WEBSOCKET_SERVICE_METRICS: '0' });
     expect(result.status).toBe(0);
     const config = JSON.parse(result.stdout);
     expect(config).toMatchObject({ port: 4000, https: true, metrics: false, clientToken: '********', publishToken: '********', redis: null });
     expect(result.stdout).not.toContain('very-secret');
   });
 
-  it('takes options from the environment and serves under another Socket.IO path', async () => {
-    const server = await startCli([], { WS_PATH: '/ws/socket.io', WS_VERBOSE: 'true' });
+  it('takes options from the environment, WS_ names too with a warning, and serves under another Socket.IO path', async () => {
+    const server = await startCli([], { WS_PATH: '/ws/socket.io', WEBSOCKET_SERVICE_LOG_LEVEL: 'debug' });
+    expect(server.records()).toContainEqual(expect.objectContaining({ level: 40, msg: 'WS_PATH is deprecated: rename it WEBSOCKET_SERVICE_PATH' }));
     const url = `http://127.0.0.1:${server.port}`;
     const a = await connect('v1', url, '/layout', { path: '/ws/socket.io' });
     const b = await connect('v4', url, '/layout', { path: '/ws/socket.io' });
@@ -76,9 +98,13 @@ describe('command line', () => {
 
   it('writes the 2immerse platform line with LOG_NAME as source', async () => {
     const server = await startCli(['--log-format', '2immerse'], { LOG_NAME: 'ws-under-test' });
-    const line = server.lines.find((l) => l.includes('Listening'))!;
+    const line = server.lines.find((l) => l.includes(' listening on '))!;
+    const version = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../..', 'package.json'), 'utf8')).version.replace(/\./g, '\\.');
     expect(line).toMatch(
-      new RegExp(`^2-Immerse subSource:ws level:INFO  host:"127\\.0\\.0\\.1"  logmessage:'Listening on port HTTP/${server.port}' sourcetime:\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d{4} source:ws-under-test$`),
+      new RegExp(
+        `^2-Immerse subSource:ws level:INFO  url:"http://127\\.0\\.0\\.1:${server.port}"  version:"${version}"  bound:"127\\.0\\.0\\.1:${server.port}"  mode:"single node"  console:"http://127\\.0\\.0\\.1:${server.port}/console/"  ` +
+          `logmessage:'websocket-service ${version} listening on http://127\\.0\\.0\\.1:${server.port}, single node; console http://127\\.0\\.0\\.1:${server.port}/console/' sourcetime:\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d{4} source:ws-under-test$`,
+      ),
     );
   });
 });
@@ -104,6 +130,31 @@ describe('--https', () => {
     await server.exited;
     const again = await startCli(['-S', '--key', key, '--cert', cert]);
     expect(again.lines.some((line) => line.includes('Generated'))).toBe(false);
-    expect(again.lines.some((line) => line.includes(`Listening on port HTTPS/${again.port}`))).toBe(true);
+    expect(again.lines.some((line) => line.includes(`listening on https://127.0.0.1:${again.port}`))).toBe(true);
+  });
+});
+
+describe('start line', () => {
+  const version = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../..', 'package.json'), 'utf8')).version;
+  const any4 = { address: '0.0.0.0', family: 'IPv4', port: 3000 };
+
+  it('gives the URL, version, mode and console link of a single node', () => {
+    expect(startLine(resolveOptions(), any4, true)).toEqual({
+      message: `websocket-service ${version} listening on http://localhost:3000 (every IPv4 interface), single node; console http://localhost:3000/console/`,
+      fields: { url: 'http://localhost:3000', version, bound: '0.0.0.0:3000', mode: 'single node', console: 'http://localhost:3000/console/' },
+    });
+  });
+
+  it('names the cluster link with its password masked, the Socket.IO path when moved, and no console when off', () => {
+    const options = resolveOptions({ https: true, redis: 'redis://user:s3cret-pass@redis.example:6379', path: '/ws/socket.io' });
+    const { message, fields } = startLine(options, { address: '::', family: 'IPv6', port: 8443 }, false);
+    expect(message).toBe(
+      `websocket-service ${version} listening on https://localhost:8443 (every interface), Socket.IO path /ws/socket.io, cluster through Redis redis://user:********@redis.example:6379`,
+    );
+    expect(fields).toMatchObject({ url: 'https://localhost:8443', bound: '[::]:8443', mode: 'cluster', redis: 'Redis redis://user:********@redis.example:6379' });
+    expect(JSON.stringify(fields)).not.toContain('s3cret');
+    expect(startLine(resolveOptions({ redis: 'redis-ha' }), { address: '10.1.2.3', family: 'IPv4', port: 3000 }, true).message).toContain(
+      'listening on http://10.1.2.3:3000, cluster through Consul service redis-ha at https://consul.service.consul:8500; console http://10.1.2.3:3000/console/',
+    );
   });
 });

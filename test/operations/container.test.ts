@@ -89,7 +89,7 @@ describe('Dockerfile', () => {
     const exited = new Promise((resolve) => server.on('exit', resolve));
     try {
       await new Promise<void>((resolve, reject) => {
-        server.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('Listening on port HTTPS/') && resolve());
+        server.stdout.on('data', (chunk: Buffer) => chunk.toString().includes(' listening on https://') && resolve());
         server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
       });
       expect(fs.statSync(path.join(dir, 'certs', 'server.pem')).mode & 0o777).toBe(0o600);
