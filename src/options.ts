@@ -47,6 +47,12 @@ export interface ServiceOptions {
   metrics: boolean;
   /** 0: on the service's own port; otherwise a separate listener on this port. */
   metricsPort: number;
+  /** How long a disconnected 4.x session may come back and get what it missed, in ms; 0: off. */
+  recoveryWindow: number;
+  /** Most bytes of missed events kept for one disconnected session. */
+  recoverySessionBytes: number;
+  /** Most bytes of events kept for recovery in all. */
+  recoveryTotalBytes: number;
 }
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
@@ -110,6 +116,15 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   shutdownGrace: { type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
   metrics: { type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
   metricsPort: { type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port; 0 for the service port' },
+  // Socket.IO's own default window.
+  recoveryWindow: {
+    type: 'integer',
+    default: 120_000,
+    range: [0, 86_400_000],
+    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (always off with --redis)',
+  },
+  recoverySessionBytes: { type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'most bytes of missed events kept for one disconnected session; beyond it the session starts afresh' },
+  recoveryTotalBytes: { type: 'integer', default: 64_000_000, range: [65_536, 68_719_476_736], describe: 'most bytes of events kept for recovery in all; the oldest go first' },
 });
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[];
@@ -284,6 +299,9 @@ export function resolveOptions(input: Partial<Record<keyof ServiceOptions, unkno
     shutdownGrace: integer('shutdownGrace', raw.shutdownGrace),
     metrics: Boolean(raw.metrics),
     metricsPort: integer('metricsPort', raw.metricsPort),
+    recoveryWindow: integer('recoveryWindow', raw.recoveryWindow),
+    recoverySessionBytes: integer('recoverySessionBytes', raw.recoverySessionBytes),
+    recoveryTotalBytes: integer('recoveryTotalBytes', raw.recoveryTotalBytes),
   });
 }
 
