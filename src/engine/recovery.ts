@@ -164,7 +164,7 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
 
     override broadcast(packet: any, opts: BroadcastOptions): void {
       const storable = packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined;
-      if (!this.recovers || !storable) return super.broadcast(packet, opts);
+      if (!this.recovers || !storable || this.isDirect(opts)) return super.broadcast(packet, opts);
       const internals = adapterOf(this);
       packet.nsp = this.nsp.name;
       const flags = opts.flags ?? {};
@@ -203,6 +203,17 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
         if (pending.bytes > limits.sessionBytes) this.end(pending, 'session_cap');
       }
       log.prune(at);
+    }
+
+    /**
+     * Whether a packet is a socket's own (`socket.emit`, a reply such as ERROR, CLIENTS, PEERS or
+     * a signal), which Socket.IO routes through here when recovery is on. Those carry objects, so
+     * a client's last offset stays that of the last room event, and their frames stay as before.
+     */
+    private isDirect(opts: BroadcastOptions): boolean {
+      if (opts.rooms.size !== 1) return false;
+      const [room] = opts.rooms;
+      return this.nsp.sockets.has(room);
     }
 
     /** The disconnected sessions of this namespace that a broadcast reaches, each once. */
