@@ -136,6 +136,26 @@ describe('connection-state recovery', () => {
     expect(await first.nextValue('LEFT')).toBe(peerId);
   });
 
+  it('drops a session whose missed events pass --recovery-session-bytes, and counts it in /metrics', async () => {
+    const server = await startServer({ recoverySessionBytes: 1024 });
+    const tv = await recoverable(server, '/layout');
+    const other = await connect('v4', server.url, '/layout');
+    await within(new Promise((resolve) => tv.socket.emit('JOIN', { room: 'r', name: 'tv' }, resolve)), 'JOIN acked');
+    other.emit('NOTIFY', { room: 'r', message: 0 });
+    await until(() => payloads(tv.events).length === 1, 'first EVENT');
+    await cut(server, tv.socket, '/layout');
+    for (let i = 0; i < 20; i++) other.emit('NOTIFY', { room: 'r', message: 'x'.repeat(100) });
+    other.emit('CLIENTS', { room: 'r' });
+    // Dropped: no longer listed.
+    expect(await other.nextValue('CLIENTS')).toEqual({ room: 'r', clients: [] });
+    await comeBack(tv.socket);
+    expect(tv.socket.recovered).toBe(false);
+    await sleep(QUIET_PERIOD);
+    expect(payloads(tv.events)).toHaveLength(1);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/websocket_recovery_sessions_total\{namespace="\/layout",outcome="session_cap"\} 1/);
+  });
+
   it('sends the offset argument to 4.x clients only: a 2.x client and a raw Engine.IO v3 client see the frames of before', async () => {
     const server = await startServer();
     const v4 = await connect('v4', server.url, '/layout');
