@@ -9,14 +9,14 @@ import pino from 'pino';
 import { Server } from 'socket.io';
 import { connectCluster, type Readiness, type RedisLink } from './cluster';
 import { createConsoleRouter } from './console';
-import { patchEngine } from './engine';
+import { createRecovery, patchEngine } from './engine';
 import { admission, checkOrigins, guardNamespaces, TOKEN_ADMISSION_TIMEOUT_MS, trackAdmission, type NodeState } from './guards';
 import { createApp } from './http';
 import { closeGracefully, createHttpServer, listen, type TlsMaterial } from './http-server';
 import { dropSlowConsumers } from './limits';
 import { requestSummary, type Logger } from './logger';
 import { createMetrics, metricsHandler, NO_METRICS } from './metrics';
-import { registerNamespaces } from './namespaces';
+import { RECOVERING_NAMESPACES, registerNamespaces } from './namespaces';
 import { maskUrlPassword, parseRedisTarget, resolveOptions, type ServiceOptions } from './options';
 
 export type { TlsMaterial } from './http-server';
@@ -105,17 +105,29 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
   };
 
+  // The classic Redis adapter keeps no sessions: recovery is a single node's, for now.
+  const recovery =
+    options.recoveryWindow > 0 && !options.redis
+      ? createRecovery({
+          windowMs: options.recoveryWindow,
+          sessionBytes: options.recoverySessionBytes,
+          totalBytes: options.recoveryTotalBytes,
+          namespaces: RECOVERING_NAMESPACES,
+        })
+      : undefined;
   const io: Server = new Server({
+    ...(recovery && { connectionStateRecovery: recovery.serverOption, adapter: recovery.adapter }),
     path: options.path,
     allowEIO3: true,
     maxHttpBufferSize: options.maxHttpBufferSize,
     cors: { origin: options.corsOrigin === '*' ? true : [...options.corsOrigin], credentials: true },
     allowRequest: admission(options, state, logger),
   });
-  const prometheus = options.metrics ? createMetrics(io, readiness, Boolean(options.redis)) : undefined;
+  const prometheus = options.metrics ? createMetrics(io, readiness, Boolean(options.redis), recovery?.stats) : undefined;
   const metrics = prometheus ?? NO_METRICS;
   guardNamespaces(io, { options, consoleToken, logger, metrics, prometheus });
   const bus = registerNamespaces(io, { logger, limits: options, metrics });
+  recovery?.hidePrivateIds(io);
 
   const serveMetrics = prometheus && metricsHandler(prometheus.registry);
   const app = createApp({

@@ -10,10 +10,13 @@ export function newPublicId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** Gives every socket of `nsp` its public id in `socket.data.id`, before any other middleware. */
+/**
+ * Gives every socket of `nsp` its public id in `socket.data.id`, before any other middleware. A
+ * recovered socket keeps the one it had: its peers still address it by that id.
+ */
 export function assignPublicIds(nsp: Namespace): void {
   nsp.use((socket, next) => {
-    socket.data.id = newPublicId();
+    if (!socket.recovered) socket.data.id = newPublicId();
     next();
   });
 }

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Readiness } from './cluster';
-import { onOutgoingPacket } from './engine';
+import { onOutgoingPacket, type RecoveryStats } from './engine';
 import type { RefusalMetric } from './errors';
 
 /** What the service reports as it runs. Every call is a counter bump; nothing allocates per message. */
@@ -34,7 +34,7 @@ export interface PrometheusMetrics extends Metrics {
  * Builds the metrics of one node in a registry of its own (several nodes may share a process,
  * as in the tests). Connected sockets and rooms are read when scraped, not kept up to date.
  */
-export function createMetrics(io: Server, readiness: () => Readiness, clustered: boolean): PrometheusMetrics {
+export function createMetrics(io: Server, readiness: () => Readiness, clustered: boolean, recovery?: RecoveryStats): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const namespaces: Namespace[] = [];
@@ -105,6 +105,40 @@ export function createMetrics(io: Server, readiness: () => Readiness, clustered:
     labelNames: ['namespace', 'reason'],
     registers: [registry],
   });
+  if (recovery) {
+    // Counted by the recovery as it goes, handed over when scraped like the deliveries.
+    const reported = new Map<string, number>();
+    const sessions = new Counter({
+      name: 'websocket_recovery_sessions_total',
+      help: 'Disconnected 4.x sessions, per namespace and outcome: recovered, expired, session_cap and total_cap (dropped for a byte cap), unrecoverable (came back too late for what it missed)',
+      labelNames: ['namespace', 'outcome'],
+      registers: [registry],
+      collect() {
+        for (const [key, total] of recovery.outcomes) {
+          const [namespace, outcome] = key.split(' ');
+          sessions.inc({ namespace, outcome }, total - (reported.get(key) ?? 0));
+          reported.set(key, total);
+        }
+      },
+    });
+    const held = new Gauge({
+      name: 'websocket_recovery_held_bytes',
+      help: 'Bytes of events kept for clients that may come back',
+      registers: [registry],
+      collect() {
+        held.set(recovery.heldBytes());
+      },
+    });
+    new Gauge({
+      name: 'websocket_recovery_pending_sessions',
+      help: 'Disconnected sessions that may still come back, per namespace',
+      labelNames: ['namespace'],
+      registers: [registry],
+      collect() {
+        for (const [namespace, count] of recovery.pending()) this.set({ namespace }, count);
+      },
+    });
+  }
   if (clustered) {
     const redisUp = new Gauge({
       name: 'websocket_redis_connected',

@@ -54,6 +54,12 @@ export interface ServiceOptions {
   metrics: boolean;
   /** 0: on the service's own port; otherwise a separate listener on this port. */
   metricsPort: number;
+  /** How long a disconnected 4.x session may come back and get what it missed, in ms; 0: off. */
+  recoveryWindow: number;
+  /** Most bytes of missed events kept for one disconnected session. */
+  recoverySessionBytes: number;
+  /** Most bytes of events kept for recovery in all. */
+  recoveryTotalBytes: number;
 }
 
 const CERT_DIR = path.resolve(__dirname, '..', 'certs');
@@ -133,6 +139,16 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   metrics: { group: 'operations', type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
   metricsPort: { group: 'operations', type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port (must differ from --port); 0 for the service port' },
   shutdownGrace: { group: 'operations', type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
+  // Socket.IO's own default window.
+  recoveryWindow: {
+    group: 'limits',
+    type: 'integer',
+    default: 120_000,
+    range: [0, 86_400_000],
+    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (always off with --redis)',
+  },
+  recoverySessionBytes: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'most bytes of missed events kept for one disconnected session; beyond it the session starts afresh' },
+  recoveryTotalBytes: { group: 'limits', type: 'integer', default: 64_000_000, range: [65_536, 68_719_476_736], describe: 'most bytes of events kept for recovery in all; the oldest go first' },
 });
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[];
@@ -406,6 +422,9 @@ export function resolveOptions(
     metrics: boolean(label, 'metrics', raw.metrics),
     metricsPort: integer(label, 'metricsPort', raw.metricsPort),
     shutdownGrace: integer(label, 'shutdownGrace', raw.shutdownGrace),
+    recoveryWindow: integer(label, 'recoveryWindow', raw.recoveryWindow),
+    recoverySessionBytes: integer(label, 'recoverySessionBytes', raw.recoverySessionBytes),
+    recoveryTotalBytes: integer(label, 'recoveryTotalBytes', raw.recoveryTotalBytes),
   };
   // Caught here, not as EADDRINUSE after the cluster link and the first listener are up.
   if (options.metrics && options.metricsPort !== 0 && options.metricsPort === options.port) {

@@ -123,3 +123,25 @@ export const engineServerOf = (engine: EngineServer) => engine as unknown as Eng
 export const engineSocketOf = (socket: EngineSocket) => socket as unknown as EngineSocketInternals;
 export const serverOf = (io: Server) => io as unknown as ServerInternals;
 export const socketOf = (socket: Socket) => socket as unknown as SocketInternals;
+
+/** Options Socket.IO's adapter passes along with a pre-encoded broadcast. */
+export interface AdapterPacketOptions {
+  preEncoded: boolean;
+  volatile?: boolean;
+  compress?: boolean;
+  wsPreEncodedFrame?: unknown;
+}
+
+/** socket.io-adapter's in-memory adapter: its encoder wrapper and recipient walk are private. */
+export interface AdapterInternals {
+  _encode(packet: unknown, packetOpts: AdapterPacketOptions): unknown[];
+  apply(opts: unknown, callback: (socket: Socket) => void): void;
+}
+
+/** A namespace socket as a broadcast reaches it, and its private id for recovery. */
+export interface RecoverySocketInternals extends SocketInternals {
+  pid?: string;
+  client: { writeToEngine(parts: unknown[], opts: AdapterPacketOptions): void };
+}
+
+export const adapterOf = (adapter: object) => adapter as unknown as AdapterInternals;

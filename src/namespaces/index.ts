@@ -15,6 +15,12 @@ const REGISTER: { [N in NamespaceName]: (io: Server, deps: NamespaceDeps) => unk
 };
 
 /**
+ * The namespaces whose 4.x clients recover what they missed while away. Not `/trigger`: its
+ * clients include python-socketio (Engine.IO v4 too), whose handlers would choke on the offset.
+ */
+export const RECOVERING_NAMESPACES: readonly NamespaceName[] = ['/layout', '/bus', '/lobby'];
+
+/**
  * Registers the four namespaces, each with its own child logger (`{ nsp }`).
  * @returns `/bus`, which `POST /bus-message` publishes to.
  */

@@ -1,4 +1,5 @@
 import type { Namespace, Server, Socket } from 'socket.io';
+import { awaitsRecovery, onSessionLost, pendingMembers } from '../engine';
 import { refuse, type Refusal } from '../errors';
 import type { LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData } from '../events';
 import { field, idReader, requireObject } from '../protocol';
@@ -30,6 +31,8 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
   const on = verbKit<LobbySocket, keyof LobbyClientToServerEvents>(nsp, deps);
 
   nsp.use((socket, next) => {
+    // A recovered socket is where it was: in its lobby, or in none after a LEAVE.
+    if (socket.recovered) return next();
     try {
       socket.data.lobby = readId(lobbyIdOf(socket), 'lobbyId');
       next();
@@ -99,14 +102,21 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     on(socket, 'BROADCAST', broadcast);
     on(socket, 'RTCSIGNAL', rtcSignal);
     socket.on('disconnect', () => {
-      if (socket.data.lobby !== undefined) nsp.to(roomKey(socket.data.lobby)).emit('LEFT', publicId(socket));
+      // A peer that may come back stays a member: LEFT waits until it will not (onSessionLost).
+      if (socket.data.lobby !== undefined && !awaitsRecovery(socket)) nsp.to(roomKey(socket.data.lobby)).emit('LEFT', publicId(socket));
     });
+    // Its rooms, lobby and id came back with it, and its peers never saw it leave.
+    if (socket.recovered) return;
 
     const lobby = socket.data.lobby as string;
     await socket.join(peerKey(publicId(socket)));
     await enter(socket, lobby);
     const members = await membersOf(nsp, roomKey(lobby), logger);
-    socket.emit('PEERS', members.map((member) => member.data.id).filter((id) => id !== publicId(socket)));
+    const peers = [...members.map((member) => member.data.id), ...pendingMembers(nsp, roomKey(lobby)).map((data) => data.id as string)];
+    socket.emit('PEERS', peers.filter((id) => id !== publicId(socket)));
+  });
+  onSessionLost(nsp, (data) => {
+    if (typeof data.lobby === 'string') nsp.to(roomKey(data.lobby)).emit('LEFT', data.id as string);
   });
   return nsp;
 }

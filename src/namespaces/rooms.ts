@@ -1,4 +1,5 @@
 import type { Namespace, Server, Socket } from 'socket.io';
+import { pendingMembers } from '../engine';
 import { refuse } from '../errors';
 import type { NoEvents, RoomClientToServerEvents, RoomServerToClientEvents, SocketData } from '../events';
 import { field, idReader, parseRequest } from '../protocol';
@@ -55,8 +56,10 @@ export function registerRooms(io: Server, name: '/layout' | '/bus', deps: Namesp
   const clients = async (socket: RoomSocket, payload: unknown) => {
     const room = readId(field(parseRequest(payload), 'room'), 'room');
     const members = await membersOf(nsp, roomKey(room), logger);
-    // The console observes; it is not one of the room's clients.
-    const names = members.flatMap((member) => (member.data.name === undefined || member.data.observer ? [] : [member.data.name]));
+    // The console observes; it is not one of the room's clients. Those that may come back still
+    // are (see --recovery-window).
+    const data = [...members.map((member) => member.data), ...pendingMembers(nsp, roomKey(room))];
+    const names = data.flatMap((member) => (typeof member.name !== 'string' || member.observer ? [] : [member.name]));
     socket.emit('CLIENTS', { room, clients: names });
     log(socket, 'CLIENTS', room);
   };

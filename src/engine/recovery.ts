@@ -1,0 +1,350 @@
+/**
+ * Connection-state recovery for Socket.IO 4.x clients on one node, with the wire of every other
+ * client left as it was.
+ *
+ * Socket.IO's own `SessionAwareAdapter` appends an offset argument to every event it broadcasts,
+ * to every recipient, and keeps every event for the whole window whatever its size. Here the
+ * offset goes only to sockets that can use it (Engine.IO v4 sessions on a recovering namespace):
+ * a broadcast is encoded once without it for the others, and once with it only when such a
+ * socket is among the recipients. Events are kept in one log shared by the namespaces, bounded in
+ * time (the window) and in bytes, and a disconnected session is dropped when what it missed
+ * passes its own byte cap.
+ */
+import type { Namespace, Server, Socket } from 'socket.io';
+import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter';
+import { adapterOf, serverOf, socketOf, type AdapterPacketOptions, type RecoverySocketInternals } from './internals';
+
+type SessionToPersist = Omit<Session, 'missedPackets'>;
+
+/** How long and how much a node keeps for clients that may come back. */
+export interface RecoveryLimits {
+  /** How long a disconnected session may come back, in ms. */
+  windowMs: number;
+  /** Most bytes of events kept for one disconnected session; beyond it the session is dropped. */
+  sessionBytes: number;
+  /** Most bytes of events kept in all, for connected and disconnected sessions; the oldest go first. */
+  totalBytes: number;
+  /** The namespaces whose Engine.IO v4 sockets may recover. */
+  namespaces: readonly string[];
+}
+
+/** How a disconnected session ended. */
+export type RecoveryOutcome = 'recovered' | 'expired' | 'session_cap' | 'total_cap' | 'unrecoverable';
+
+/** What a node's recovery holds and has done, read when metrics are scraped. */
+export interface RecoveryStats {
+  /** Sessions ended, per `namespace outcome`. */
+  outcomes: Map<string, number>;
+  /** Bytes of events held now. */
+  heldBytes(): number;
+  /** Disconnected sessions that may still come back, per namespace. */
+  pending(): Map<string, number>;
+}
+
+/** What a namespace hears of a session that will not come back: its `socket.data`. */
+export type SessionLost = (data: Record<string, unknown>) => void;
+
+/** One logged event: what recovering sockets were sent, and to whom. */
+interface Entry {
+  nsp: string;
+  rooms: Set<string>;
+  except: Set<string> | undefined;
+  /** The event's arguments, its offset last; undefined once nobody needed it. */
+  data: unknown[] | undefined;
+  bytes: number;
+  at: number;
+}
+
+/** A disconnected session that may come back. */
+interface Pending {
+  session: SessionToPersist;
+  /** The first sequence number logged after it went. */
+  firstMissed: number;
+  /** Bytes of the events it missed since. */
+  bytes: number;
+  /** The sequence number it was last charged for (one event may reach it through several rooms). */
+  charged: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Socket.IO takes a null session as "start afresh", though the adapter's typings leave it out. */
+const NOT_RECOVERED = Promise.resolve(null) as unknown as Promise<Session>;
+
+function encodedBytes(parts: unknown[]): number {
+  let bytes = 0;
+  for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : Buffer.isBuffer(part) ? part.length : 0;
+  return bytes;
+}
+
+function shouldInclude(rooms: readonly string[], entry: Entry): boolean {
+  const included = entry.rooms.size === 0 || rooms.some((room) => entry.rooms.has(room));
+  return included && (!entry.except || rooms.every((room) => !entry.except!.has(room)));
+}
+
+/** The log of events the recovering sockets were sent, in order; entry `i` has sequence `base + i`. */
+class EventLog {
+  entries: Entry[] = [];
+  base = 0;
+  bytes = 0;
+  constructor(
+    private readonly limits: RecoveryLimits,
+    private readonly evicted: (nextSeq: number) => void,
+  ) {}
+
+  get next(): number {
+    return this.base + this.entries.length;
+  }
+
+  push(entry: Entry): number {
+    this.entries.push(entry);
+    this.bytes += entry.bytes;
+    this.prune(entry.at);
+    return this.next - 1;
+  }
+
+  /** Drops what is older than the window, then the oldest while over the byte cap. */
+  prune(now: number): void {
+    const expired = now - this.limits.windowMs;
+    let drop = 0;
+    let overCap = false;
+    while (drop < this.entries.length && (this.entries[drop].at < expired || this.bytes > this.limits.totalBytes)) {
+      if (this.entries[drop].at >= expired) overCap = true;
+      this.bytes -= this.entries[drop].bytes;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.entries.splice(0, drop);
+    this.base += drop;
+    if (overCap) this.evicted(this.base);
+  }
+}
+
+/** What {@link createRecovery} gives the server. */
+export interface Recovery {
+  /** The adapter class to give `new Server({ adapter })`. */
+  adapter: typeof Adapter;
+  /** Installs what keeps private ids from the sockets that cannot recover; after the namespaces. */
+  hidePrivateIds(io: Server): void;
+  /** What Socket.IO's `connectionStateRecovery` option must say. */
+  serverOption: { maxDisconnectionDuration: number; skipMiddlewares: false };
+  stats: RecoveryStats;
+}
+
+/**
+ * Builds one node's recovery: an adapter class for all its namespaces, sharing one event log.
+ * Middlewares run again on a recovered socket (`skipMiddlewares: false`), so that the client
+ * token and rate limits still apply; they must keep what `socket.data` brought back.
+ */
+export function createRecovery(limits: RecoveryLimits): Recovery {
+  const recovering = new Set(limits.namespaces);
+  const adapters = new Set<RecoveryAdapter>();
+  const outcomes = new Map<string, number>();
+  const count = (nsp: string, outcome: RecoveryOutcome) => outcomes.set(`${nsp} ${outcome}`, (outcomes.get(`${nsp} ${outcome}`) ?? 0) + 1);
+  /** Numbers each broadcast's charging of pending sessions. */
+  let charges = 0;
+  const log = new EventLog(limits, (base) => {
+    for (const adapter of adapters) adapter.dropMissedBefore(base);
+  });
+
+  class RecoveryAdapter extends Adapter {
+    /** Disconnected sessions by private id. */
+    readonly pending = new Map<string, Pending>();
+    /** The same, by Socket.IO id, for the namespace's disconnect handlers. */
+    readonly pendingBySid = new Map<string, Pending>();
+    /** The same, by room, to charge each one what it misses. */
+    readonly pendingByRoom = new Map<string, Set<Pending>>();
+    readonly recovers: boolean;
+    lost: SessionLost[] = [];
+
+    constructor(nsp: Namespace) {
+      super(nsp);
+      this.recovers = recovering.has(nsp.name);
+      adapters.add(this);
+    }
+
+    override broadcast(packet: any, opts: BroadcastOptions): void {
+      const storable = packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined;
+      if (!this.recovers || !storable || this.isDirect(opts)) return super.broadcast(packet, opts);
+      const internals = adapterOf(this);
+      packet.nsp = this.nsp.name;
+      const flags = opts.flags ?? {};
+      const plainOpts: AdapterPacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
+      const markedOpts: AdapterPacketOptions = { ...plainOpts };
+      const at = Date.now();
+      // Logged first so that its sequence number, the offset, is known; dropped if nobody needs it.
+      const entry: Entry = { nsp: this.nsp.name, rooms: opts.rooms, except: opts.except, data: undefined, bytes: 0, at };
+      const seq = log.next;
+      const marked = { ...packet, data: [...packet.data, String(seq)] };
+      log.entries.push(entry);
+      let plainParts: unknown[] | undefined;
+      let markedParts: unknown[] | undefined;
+      internals.apply(opts, (socket: Socket) => {
+        const target = socketOf(socket) as RecoverySocketInternals;
+        target.notifyOutgoingListeners?.(packet);
+        if (socket.conn.protocol === 4) {
+          markedParts ??= internals._encode(marked, markedOpts);
+          target.client.writeToEngine(markedParts, markedOpts);
+        } else {
+          plainParts ??= internals._encode(packet, plainOpts);
+          target.client.writeToEngine(plainParts, plainOpts);
+        }
+      });
+      const missed = this.pendingFor(opts);
+      if (!markedParts && missed.length === 0) {
+        if (log.entries[log.entries.length - 1] === entry) log.entries.pop();
+        return;
+      }
+      markedParts ??= internals._encode(marked, markedOpts);
+      entry.data = marked.data;
+      entry.bytes = encodedBytes(markedParts);
+      log.bytes += entry.bytes;
+      for (const pending of missed) {
+        pending.bytes += entry.bytes;
+        if (pending.bytes > limits.sessionBytes) this.end(pending, 'session_cap');
+      }
+      log.prune(at);
+    }
+
+    /**
+     * Whether a packet is a socket's own (`socket.emit`, a reply such as ERROR, CLIENTS, PEERS or
+     * a signal), which Socket.IO routes through here when recovery is on. Those carry objects, so
+     * a client's last offset stays that of the last room event, and their frames stay as before.
+     */
+    private isDirect(opts: BroadcastOptions): boolean {
+      if (opts.rooms.size !== 1) return false;
+      const [room] = opts.rooms;
+      return this.nsp.sockets.has(room);
+    }
+
+    /** The disconnected sessions of this namespace that a broadcast reaches, each once. */
+    private pendingFor(opts: BroadcastOptions): Pending[] {
+      if (this.pending.size === 0) return [];
+      const found: Pending[] = [];
+      const stamp = ++charges;
+      const consider = (pending: Pending) => {
+        if (pending.charged === stamp) return;
+        pending.charged = stamp;
+        if (opts.except && pending.session.rooms.some((room) => opts.except!.has(room))) return;
+        found.push(pending);
+      };
+      if (opts.rooms.size === 0) for (const pending of this.pending.values()) consider(pending);
+      else for (const room of opts.rooms) for (const pending of this.pendingByRoom.get(room) ?? []) consider(pending);
+      return found;
+    }
+
+    override persistSession(session: SessionToPersist): void {
+      const socket = this.nsp.sockets.get(session.sid);
+      if (!this.recovers || !session.pid || socket?.conn.protocol !== 4) return;
+      const pending: Pending = {
+        session,
+        firstMissed: log.next,
+        bytes: 0,
+        charged: -1,
+        timer: setTimeout(() => this.end(pending, 'expired'), limits.windowMs).unref(),
+      };
+      this.pending.set(session.pid, pending);
+      this.pendingBySid.set(session.sid, pending);
+      for (const room of session.rooms) {
+        let set = this.pendingByRoom.get(room);
+        if (!set) this.pendingByRoom.set(room, (set = new Set()));
+        set.add(pending);
+      }
+    }
+
+    override restoreSession(pid: string, offset: string): Promise<Session> {
+      const pending = this.pending.get(pid);
+      if (!pending) return NOT_RECOVERED;
+      const seq = /^\d{1,15}$/.test(offset) ? Number(offset) : NaN;
+      // The client has everything up to its offset; what follows must all still be in the log.
+      if (!(seq >= log.base - 1 && seq < log.next && pending.firstMissed >= log.base)) {
+        this.end(pending, 'unrecoverable');
+        return NOT_RECOVERED;
+      }
+      this.forget(pending);
+      count(this.nsp.name, 'recovered');
+      const missedPackets: unknown[][] = [];
+      for (let i = seq + 1 - log.base; i < log.entries.length; i++) {
+        const entry = log.entries[i];
+        if (entry.data && entry.nsp === this.nsp.name && shouldInclude(pending.session.rooms, entry)) missedPackets.push(entry.data);
+      }
+      return Promise.resolve({ ...pending.session, missedPackets });
+    }
+
+    /** Sessions that missed an event the byte cap pushed out of the log cannot be made whole. */
+    dropMissedBefore(base: number): void {
+      for (const pending of this.pending.values()) if (pending.firstMissed < base) this.end(pending, 'total_cap');
+    }
+
+    private forget(pending: Pending): void {
+      clearTimeout(pending.timer);
+      this.pending.delete(pending.session.pid);
+      this.pendingBySid.delete(pending.session.sid);
+      for (const room of pending.session.rooms) {
+        const set = this.pendingByRoom.get(room);
+        set?.delete(pending);
+        if (set?.size === 0) this.pendingByRoom.delete(room);
+      }
+    }
+
+    private end(pending: Pending, outcome: RecoveryOutcome): void {
+      if (this.pending.get(pending.session.pid) !== pending) return;
+      this.forget(pending);
+      count(this.nsp.name, outcome);
+      for (const lost of this.lost) lost(pending.session.data as Record<string, unknown>);
+    }
+
+    override close(): void {
+      for (const pending of this.pending.values()) clearTimeout(pending.timer);
+      adapters.delete(this);
+    }
+  }
+
+  /**
+   * Sockets that cannot recover are not told a private id (python-socketio reads its CONNECT
+   * packet as `{ sid }`, as it was before recovery).
+   */
+  const hidePrivateIds = (io: Server) => {
+    for (const nsp of serverOf(io)._nsps.values()) {
+      nsp.use((socket, next) => {
+        if (!recovering.has(nsp.name) || socket.conn.protocol !== 4) (socketOf(socket) as RecoverySocketInternals).pid = undefined;
+        next();
+      });
+    }
+  };
+
+  return {
+    hidePrivateIds,
+    adapter: RecoveryAdapter,
+    serverOption: { maxDisconnectionDuration: limits.windowMs, skipMiddlewares: false },
+    stats: {
+      outcomes,
+      heldBytes: () => log.bytes,
+      pending: () => new Map([...adapters].map((adapter) => [adapter.nsp.name, adapter.pending.size])),
+    },
+  };
+}
+
+type RecoveryAdapter = InstanceType<ReturnType<typeof createRecovery>['adapter']> & {
+  pendingBySid?: Map<string, Pending>;
+  pendingByRoom?: Map<string, Set<Pending>>;
+  lost?: SessionLost[];
+};
+
+/**
+ * Whether a socket that just disconnected may still come back: its namespace then keeps it as a
+ * member (no LEFT) until {@link onSessionLost} says it will not.
+ */
+export function awaitsRecovery(socket: Socket<any, any, any, any>): boolean {
+  return (socket.nsp.adapter as RecoveryAdapter).pendingBySid?.has(socket.id) ?? false;
+}
+
+/** Calls `lost` with the `socket.data` of each disconnected session of `nsp` that did not come back. */
+export function onSessionLost(nsp: Namespace<any, any, any, any>, lost: SessionLost): void {
+  (nsp.adapter as RecoveryAdapter).lost?.push(lost);
+}
+
+/** The `socket.data` of the disconnected sessions of `nsp` in `room` that may still come back. */
+export function pendingMembers(nsp: Namespace<any, any, any, any>, room: string): Record<string, unknown>[] {
+  const pending = (nsp.adapter as RecoveryAdapter).pendingByRoom?.get(room);
+  return pending ? [...pending].map((entry) => entry.session.data as Record<string, unknown>) : [];
+}
