@@ -99,11 +99,11 @@ export function linkThroughRedis(io: Server, target: { url: string } | { host: s
   for (const client of [pub, sub]) {
     client.on('ready', () => pub.status === 'ready' && sub.status === 'ready' && enter('ready'));
     client.on('reconnecting', () => state !== 'closed' && enter('down'));
-    client.on('error', (error: Error) => logger.debug({ redis: where, err: error.message }, 'Redis client error'));
+    client.on('error', (error: Error) => logger.debug({ redis: where, err: error }, 'Redis client error'));
   }
   const onFailure = (command: string, error: Error) => {
     lost += 1;
-    logger.debug({ redis: where, command, err: error.message }, 'Redis command failed');
+    logger.debug({ redis: where, command, err: error }, 'Redis command failed');
   };
 
   io.adapter(createAdapter(guarded(pub, onFailure), guarded(sub, onFailure)));

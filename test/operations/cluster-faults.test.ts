@@ -14,7 +14,7 @@ async function timeUntilDelivered(publisher: TestClient, subscriber: TestClient,
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < RECOVERY_LIMIT * 2; attempt++) {
     publisher.emit('NOTIFY', json({ room, message: attempt }));
-    const got = await Promise.race([subscriber.next('EVENT').catch(() => undefined), sleep(100).then(() => undefined)]);
+    const got = await subscriber.next('EVENT', 100).catch(() => undefined);
     if (got) return Date.now() - started;
   }
   throw new Error('cross-node delivery never came back');
