@@ -100,8 +100,9 @@ interface Cause {
   error?: Error;
 }
 
-function causeOf(error: Error & { code?: string }, hasPassword: boolean): Cause {
+function causeOf(error: Error & { code?: string }, hasPassword: boolean, commandTimeout: number): Cause {
   const { message } = error;
+  if (message === 'Command timed out' || error.code === 'ETIMEDOUT') return { key: 'timeout', level: 'warn', text: `Redis does not answer (no reply in ${commandTimeout} ms)`, error };
   if (message.includes('NOAUTH')) {
     return hasPassword
       ? { key: 'NOAUTH', level: 'error', text: 'Redis refused to authenticate with the password in the --redis URL (NOAUTH)', error }
@@ -344,7 +345,8 @@ export function linkThroughRedis(
     result.then(settle, (error: Error) => {
       settle();
       onFailure('publish', error);
-      if (error.message === 'Command timed out') markDown({ key: 'timeout', level: 'warn', text: `Redis does not answer (no reply in ${limits.commandTimeout} ms)`, error });
+      const why = causeOf(error, hasPassword, limits.commandTimeout);
+      if (why.key === 'timeout') markDown(why);
     });
     return result;
   };
@@ -356,7 +358,7 @@ export function linkThroughRedis(
   const watch = (client: Redis) => {
     client.on('error', (error: Error) => {
       logger.debug({ redis: where, err: error }, 'Redis client error');
-      cause = causeOf(error, hasPassword);
+      cause = causeOf(error, hasPassword, limits.commandTimeout);
       announce();
     });
     client.on('close', () => markDown(undefined));
@@ -385,11 +387,7 @@ export function linkThroughRedis(
       await deadline(roundTrip(p, s), limits.commandTimeout, 'round trip through Redis');
       if (p === pub && s === sub) markReady();
     } catch (error) {
-      const timedOut = (error as { code?: string }).code === 'ETIMEDOUT';
-      const why: Cause = timedOut
-        ? { key: 'timeout', level: 'warn', text: `Redis does not answer (no reply in ${limits.commandTimeout} ms)`, error: error as Error }
-        : causeOf(error as Error, hasPassword);
-      if (p === pub && s === sub) markDown(why);
+      if (p === pub && s === sub) markDown(causeOf(error as Error, hasPassword, limits.commandTimeout));
     } finally {
       awaited = undefined;
       probing = false;
