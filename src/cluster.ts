@@ -387,7 +387,9 @@ export function linkThroughRedis(
       await deadline(roundTrip(p, s), limits.commandTimeout, 'round trip through Redis');
       if (p === pub && s === sub) markReady();
     } catch (error) {
-      if (p === pub && s === sub) markDown(causeOf(error as Error, hasPassword, limits.commandTimeout));
+      // A round trip cut by a closing connection is that connection's event to report, with its cause.
+      const stillOpen = p.status === 'ready' && s.status === 'ready';
+      if (p === pub && s === sub && stillOpen) markDown(causeOf(error as Error, hasPassword, limits.commandTimeout));
     } finally {
       awaited = undefined;
       probing = false;
