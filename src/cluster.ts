@@ -213,10 +213,10 @@ class ClientSlot {
  */
 function routeConsoleFindings(client: Redis, notice: (text: string) => void): void {
   const wrap = (name: 'auth' | 'info', absorb: (error: Error) => unknown) => {
-    const original = (client[name] as Method).bind(client);
-    (client as unknown as Record<string, Method>)[name] = (...args: unknown[]) => {
+    const original = client[name] as Method;
+    const wrapper = (...args: unknown[]) => {
       const callback = typeof args.at(-1) === 'function' ? (args.pop() as (error: Error | null, value?: unknown) => void) : undefined;
-      const result = original(...args).catch((error: Error) => {
+      const result = original.apply(client, args).catch((error: Error) => {
         const value = absorb(error);
         if (value === undefined) throw error;
         return value;
@@ -224,6 +224,7 @@ function routeConsoleFindings(client: Redis, notice: (text: string) => void): vo
       if (callback) result.then((value) => callback(null, value), (error: Error) => callback(error));
       return result;
     };
+    Object.defineProperty(client, name, { value: wrapper, configurable: true, writable: true });
   };
   wrap('auth', (error) => {
     if (/no password is set|without any password configured/.test(error.message)) {

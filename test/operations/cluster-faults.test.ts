@@ -206,8 +206,9 @@ describe.skipIf(redisMissing)('cluster when Redis fails', () => {
     expect(notReadyAfter).toBeLessThan(6000);
     expect(await readyzStatus(b)).toBe(503);
     expect(sent * 200_000).toBeGreaterThanOrEqual(40e6);
-    // Unbounded, everything sent (40 MB and more) would still wait in the Redis client here.
-    expect(during.heap - before.heap).toBeLessThan(queueBytes + 10e6);
+    // Unbounded, everything sent (40 MB and more) would still wait in the Redis client here;
+    // bounded, what stays is the queue's cap and what the process's own traffic leaves about.
+    expect(during.heap - before.heap).toBeLessThan(20e6);
     expect(peak.rss - before.rss).toBeLessThan(200e6);
     expect(await metric(b, 'websocket_redis_publishes_lost_total')).toBeGreaterThan(sent / 2);
 
