@@ -106,7 +106,7 @@ function causeOf(error: Error & { code?: string }, hasPassword: boolean, command
   if (message.includes('NOAUTH')) {
     return hasPassword
       ? { key: 'NOAUTH', level: 'error', text: 'Redis refused to authenticate with the password in the --redis URL (NOAUTH)', error }
-      : { key: 'NOAUTH', level: 'error', text: 'Redis wants a password and --redis gives none (NOAUTH): write it as redis://:PASSWORD@host:port', error };
+      : { key: 'NOAUTH', level: 'error', text: 'Redis wants a password and --redis gives none (NOAUTH; give it as redis://:PASSWORD@host:port)', error };
   }
   if (message.includes('WRONGPASS') || message.includes('invalid password')) {
     return { key: 'WRONGPASS', level: 'error', text: 'Redis refused the password in the --redis URL (WRONGPASS)', error };

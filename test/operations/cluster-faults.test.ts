@@ -266,7 +266,7 @@ describe.skipIf(redisMissing)('cluster: Redis errors name their cause', () => {
     await expect.poll(() => logged(node, 50, /NOAUTH/).length, { timeout: 5000 }).toBe(1);
     await expect.poll(() => node.records.slice(before).filter((record) => record.msg === 'Redis client error').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(6);
     const [line] = logged(node, 50, /NOAUTH/);
-    expect(line.msg).toBe('Redis wants a password and --redis gives none (NOAUTH): write it as redis://:PASSWORD@host:port: serving local clients only, retrying');
+    expect(line.msg).toBe('Redis wants a password and --redis gives none (NOAUTH; give it as redis://:PASSWORD@host:port): serving local clients only, retrying');
     expect(line.err).toMatchObject({ message: expect.stringMatching(/NOAUTH/) });
     expect(await (await fetch(`${node.url}/readyz`)).text()).toMatch(/NOAUTH/);
   });
