@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Server } from 'socket.io';
@@ -11,29 +12,43 @@ interface CatalogEntry {
   ServicePort?: number;
 }
 
+/** A Consul look-up that failed; the message is one line for the operator, cause included. */
+export class ConsulLookupError extends Error {
+  override name = 'ConsulLookupError';
+}
+
+/** What fetch() failed on: the system error's code (ECONNREFUSED, ENOTFOUND…) rather than "fetch failed". */
+function fetchCause(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return `no answer in ${timeoutMs} ms`;
+  const cause = (error as { cause?: { code?: string; syscall?: string; message?: string } }).cause;
+  if (cause?.code && cause.syscall) return cause.code;
+  return cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
 /**
  * Finds a service's address in Consul's catalog, as the 2018 service did: the first entry's
  * `ServiceAddress` (or the node's `Address` when that is empty) and `ServicePort`.
- * @throws {Error} with a message fit for the operator when Consul cannot say.
+ * @throws {ConsulLookupError} "Consul look-up failed: <cause> (…)" when Consul cannot say.
  */
 export async function lookupConsulService(consulHost: string, service: string, timeoutMs = 5000): Promise<{ host: string; port: number }> {
   const url = new URL(`/v1/catalog/service/${encodeURIComponent(service)}`, consulHost);
-  let entries: unknown;
+  const fail = (cause: string): never => {
+    throw new ConsulLookupError(`Consul look-up failed: ${cause} (service ${JSON.stringify(service)} at ${url.origin})`);
+  };
+  let response: Response | undefined;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    entries = await response.json();
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new Error(`Consul look-up of ${service} at ${url.origin} failed: ${(error as Error).message}`);
+    fail(fetchCause(error, timeoutMs));
   }
+  if (!response!.ok) fail(`HTTP ${response!.status}`);
+  const entries: unknown = await response!.json().catch(() => fail('its answer is not JSON'));
   const first = Array.isArray(entries) ? (entries[0] as CatalogEntry | undefined) : undefined;
-  if (!first) throw new Error(`Consul at ${url.origin} knows no instance of service ${service}`);
-  const host = first.ServiceAddress || first.Address;
-  const port = first.ServicePort;
-  if (!host || typeof port !== 'number' || port < 1 || port > 65535) {
-    throw new Error(`Consul's entry for ${service} has no usable address: ${JSON.stringify(first)}`);
-  }
-  return { host, port };
+  if (!first) fail('no instance of the service is registered');
+  const host = first!.ServiceAddress || first!.Address;
+  const port = first!.ServicePort;
+  if (!host || typeof port !== 'number' || port < 1 || port > 65535) fail(`its entry has no usable address: ${JSON.stringify(first)}`);
+  return { host: host!, port: port! };
 }
 
 /** Readiness of a node: a reason when it is not ready. */
@@ -44,81 +59,393 @@ export interface Readiness {
 
 /** The live link of a node to Redis. */
 export interface RedisLink {
+  /** Ready once a round trip through Redis (publish → own subscriber) has come back. */
   readiness(): Readiness;
+  /** Cross-node publishes dropped or failed since the start, because Redis was away, stalled or behind. */
+  lostPublishes(): number;
   close(): Promise<void>;
 }
+
+/** How a link watches Redis and bounds what waits for it. */
+export interface LinkLimits {
+  /** ms between round trips that prove the link. */
+  probeInterval: number;
+  /** ms any command, and a round trip, may take before Redis counts as not answering. */
+  commandTimeout: number;
+  /** ms a link may stay not ready before its connections are replaced with new ones. */
+  healAfter: number;
+  /** Bytes of cross-node publishes that may await Redis's answer; beyond that they are dropped. */
+  maxPendingBytes: number;
+  /** Cross-node publishes that may await Redis's answer; beyond that they are dropped. */
+  maxPendingPublishes: number;
+}
+
+/** The bounds a link uses unless told otherwise (`maxPendingBytes` comes from `--redis-queue-bytes`). */
+export const LINK_LIMITS: Readonly<LinkLimits> = Object.freeze({
+  probeInterval: 1000,
+  commandTimeout: 2000,
+  healAfter: 5000,
+  maxPendingBytes: 16_000_000,
+  maxPendingPublishes: 10_000,
+});
 
 // Reconnection back-off: 100 ms, 200 ms, … capped so that a node is back within 2 s of Redis.
 const retryStrategy = (attempt: number) => Math.min(attempt * 100, 2000);
 
-// Commands the adapter fires without awaiting; their failure while Redis is away is logged here
-// instead of becoming an unhandled rejection that would stop the process.
-const FIRE_AND_FORGET = new Set(['publish', 'subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
+/** Why Redis is out of reach, as logged once per change. */
+interface Cause {
+  key: string;
+  level: 'warn' | 'error';
+  text: string;
+  error?: Error;
+}
 
-function guarded(client: Redis, onFailure: (command: string, error: Error) => void): Redis {
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      if (typeof property === 'string' && FIRE_AND_FORGET.has(property)) {
-        return (...args: unknown[]) => {
-          const result = value.apply(target, args);
-          if (result instanceof Promise) result.catch((error: Error) => onFailure(property, error));
-          return result;
-        };
-      }
-      return value.bind(target);
-    },
+function causeOf(error: Error & { code?: string }, hasPassword: boolean, commandTimeout: number): Cause {
+  const { message } = error;
+  if (message === 'Command timed out' || error.code === 'ETIMEDOUT') return { key: 'timeout', level: 'warn', text: `Redis does not answer (no reply in ${commandTimeout} ms)`, error };
+  if (message.includes('NOAUTH')) {
+    return hasPassword
+      ? { key: 'NOAUTH', level: 'error', text: 'Redis refused to authenticate with the password in the --redis URL (NOAUTH)', error }
+      : { key: 'NOAUTH', level: 'error', text: 'Redis wants a password and --redis gives none (NOAUTH; give it as redis://:PASSWORD@host:port)', error };
+  }
+  if (message.includes('WRONGPASS') || message.includes('invalid password')) {
+    return { key: 'WRONGPASS', level: 'error', text: 'Redis refused the password in the --redis URL (WRONGPASS)', error };
+  }
+  if (error.code === 'ENOTFOUND') return { key: 'ENOTFOUND', level: 'warn', text: `Redis host not found (${message})`, error };
+  return { key: error.code ?? message, level: 'warn', text: `Redis unreachable (${message})`, error };
+}
+
+const CONNECTION_LOST: Cause = { key: 'closed', level: 'warn', text: 'Redis connection lost' };
+
+function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what}: no answer in ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+type Listener = (...args: unknown[]) => void;
+type Method = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * What the adapter holds in place of an ioredis client, for good, while the client behind it may
+ * be replaced: the adapter's listeners and subscriptions move to each new client. Its
+ * subscription commands are fired without awaiting; their failure is reported instead of
+ * becoming an unhandled rejection that would stop the process.
+ */
+class ClientSlot {
+  readonly facade: Redis;
+  private readonly listeners: [string | symbol, Listener][] = [];
+  private readonly channels = { subscribe: new Set<string>(), psubscribe: new Set<string>() };
+
+  constructor(
+    public client: Redis,
+    private readonly onFailure: (command: string, error: Error) => void,
+    publish?: (channel: string, message: string | Buffer) => Promise<unknown>,
+  ) {
+    const own: Record<string | symbol, unknown> = {
+      on: (event: string | symbol, listener: Listener) => this.on(event, listener),
+      addListener: (event: string | symbol, listener: Listener) => this.on(event, listener),
+      off: (event: string | symbol, listener: Listener) => this.off(event, listener),
+      removeListener: (event: string | symbol, listener: Listener) => this.off(event, listener),
+      subscribe: (...args: unknown[]) => this.subscribe('subscribe', args, true),
+      psubscribe: (...args: unknown[]) => this.subscribe('psubscribe', args, true),
+      unsubscribe: (...args: unknown[]) => this.subscribe('subscribe', args, false),
+      punsubscribe: (...args: unknown[]) => this.subscribe('psubscribe', args, false),
+      ...(publish ? { publish } : {}),
+    };
+    this.facade = new Proxy({} as Redis, {
+      get: (_target, property) => {
+        if (Object.hasOwn(own, property)) return own[property];
+        const value: unknown = Reflect.get(this.client, property, this.client);
+        return typeof value === 'function' ? value.bind(this.client) : value;
+      },
+    });
+  }
+
+  /** Moves the adapter's listeners and subscriptions to `next`; the caller retires the old client. */
+  replace(next: Redis): void {
+    for (const [event, listener] of this.listeners) {
+      this.client.off(event, listener);
+      next.on(event, listener);
+    }
+    this.client = next;
+    for (const kind of ['subscribe', 'psubscribe'] as const) {
+      if (this.channels[kind].size) this.fire(kind, [[...this.channels[kind]]]);
+    }
+  }
+
+  private on(event: string | symbol, listener: Listener): Redis {
+    this.listeners.push([event, listener]);
+    this.client.on(event, listener);
+    return this.facade;
+  }
+
+  private off(event: string | symbol, listener: Listener): Redis {
+    const index = this.listeners.findIndex(([e, l]) => e === event && l === listener);
+    if (index >= 0) this.listeners.splice(index, 1);
+    this.client.off(event, listener);
+    return this.facade;
+  }
+
+  private subscribe(kind: 'subscribe' | 'psubscribe', args: unknown[], adding: boolean): Promise<unknown> {
+    for (const channel of args.flat()) {
+      if (typeof channel !== 'string') continue;
+      if (adding) this.channels[kind].add(channel);
+      else this.channels[kind].delete(channel);
+    }
+    return this.fire(adding ? kind : kind === 'subscribe' ? 'unsubscribe' : 'punsubscribe', args);
+  }
+
+  private fire(command: 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe', args: unknown[]): Promise<unknown> {
+    const result = (this.client[command] as Method).apply(this.client, args);
+    result.catch((error: Error) => this.onFailure(command, error));
+    return result;
+  }
+}
+
+/**
+ * ioredis writes a few findings about authentication to the console itself (`[WARN] Redis server
+ * does not require a password…`, a skipped ready check). It reaches them through the instance's
+ * own `auth()` and `info()`, so wrapping those on the service's clients lets its logger say it,
+ * in its format, and lets the connection go on as ioredis would have.
+ */
+function routeConsoleFindings(client: Redis, notice: (text: string) => void): void {
+  const wrap = (name: 'auth' | 'info', absorb: (error: Error) => unknown) => {
+    const original = client[name] as Method;
+    const wrapper = (...args: unknown[]) => {
+      const callback = typeof args.at(-1) === 'function' ? (args.pop() as (error: Error | null, value?: unknown) => void) : undefined;
+      const result = original.apply(client, args).catch((error: Error) => {
+        const value = absorb(error);
+        if (value === undefined) throw error;
+        return value;
+      });
+      if (callback) result.then((value) => callback(null, value), (error: Error) => callback(error));
+      return result;
+    };
+    Object.defineProperty(client, name, { value: wrapper, configurable: true, writable: true });
+  };
+  wrap('auth', (error) => {
+    if (/no password is set|without any password configured/.test(error.message)) {
+      notice('Redis needs no password, but --redis gives one: it is ignored');
+      return 'OK';
+    }
+    if (error.message.includes("wrong number of arguments for 'auth'")) {
+      notice('Redis before version 6 takes a password only: drop the user name from the --redis URL');
+      return 'OK';
+    }
+    return undefined;
+  });
+  wrap('info', (error) => {
+    if (!error.message.includes('NOPERM')) return undefined;
+    notice("Redis's user may not run INFO: connecting without checking that Redis has finished loading");
+    return '';
   });
 }
 
 /**
  * Links `io` to the other nodes through Socket.IO's Redis adapter on two ioredis clients.
  * The node serves its own clients at once; Redis is reached, and re-reached after any outage,
- * in the background, and each change of state is logged once.
+ * in the background, and each change of state is logged once, with its cause.
+ *
+ * Readiness is proved by a round trip every `probeInterval`: a publish that the node's own
+ * subscriber receives. A node not ready for `healAfter` replaces both connections. What may wait
+ * for Redis is bounded: commands time out, and cross-node publishes beyond `maxPendingBytes` or
+ * `maxPendingPublishes` awaiting an answer, or sent while the link is not ready, are dropped and
+ * counted in {@link RedisLink.lostPublishes}.
  */
-export function linkThroughRedis(io: Server, target: { url: string } | { host: string; port: number }, db: number, logger: Logger): RedisLink {
+export function linkThroughRedis(
+  io: Server,
+  target: { url: string } | { host: string; port: number },
+  db: number,
+  logger: Logger,
+  limits: LinkLimits = LINK_LIMITS,
+): RedisLink {
   const where = 'url' in target ? new URL(target.url).host : `${target.host}:${target.port}`;
+  const hasPassword = 'url' in target && new URL(target.url).password !== '';
   const common: RedisOptions = { db, retryStrategy, lazyConnect: false };
-  const make = (options: RedisOptions) =>
-    'url' in target ? new Redis(target.url, { ...common, ...options }) : new Redis({ ...common, ...options, host: target.host, port: target.port });
   // Publishing fails at once while Redis is away (local delivery goes on; nothing queues up in
   // memory), while subscriptions wait for it and ioredis restores them after each reconnect.
-  const pub = make({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  const sub = make({ maxRetriesPerRequest: null, autoResubscribe: true });
+  const pubOptions: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: limits.commandTimeout, connectionName: 'websocket-service-pub' };
+  const subOptions: RedisOptions = { maxRetriesPerRequest: null, autoResubscribe: true, connectionName: 'websocket-service-sub' };
+  const noticed = new Set<string>();
+  const notice = (text: string) => {
+    if (noticed.has(text)) return;
+    noticed.add(text);
+    logger.warn({ redis: where }, text);
+  };
+  const make = (options: RedisOptions) => {
+    const client = 'url' in target ? new Redis(target.url, { ...common, ...options }) : new Redis({ ...common, ...options, host: target.host, port: target.port });
+    routeConsoleFindings(client, notice);
+    return client;
+  };
+  const healthChannel = `websocket-service#health#${randomBytes(8).toString('hex')}`;
 
-  let lost = 0;
   let state: 'connecting' | 'ready' | 'down' | 'closed' = 'connecting';
-  const enter = (next: typeof state) => {
-    if (next === state) return;
-    if (next === 'ready') logger.info({ redis: where, lostWhileDown: lost }, 'Redis connected: cross-node delivery on');
-    if (next === 'down') logger.warn({ redis: where }, 'Redis unreachable: serving local clients only, retrying');
-    state = next;
-    lost = 0;
+  let notReadySince = Date.now();
+  let lastHeal = notReadySince;
+  let healsThisOutage = 0;
+  let cause: Cause | undefined;
+  let announced: string | undefined;
+  let lostWhileDown = 0;
+  let lostTotal = 0;
+  const pending = { bytes: 0, count: 0 };
+
+  const announce = () => {
+    if (state !== 'down' || !cause || cause.key === announced) return;
+    announced = cause.key;
+    logger[cause.level]({ redis: where, err: cause.error }, `${cause.text}: serving local clients only, retrying`);
   };
-  for (const client of [pub, sub]) {
-    client.on('ready', () => pub.status === 'ready' && sub.status === 'ready' && enter('ready'));
-    client.on('reconnecting', () => state !== 'closed' && enter('down'));
-    client.on('error', (error: Error) => logger.debug({ redis: where, err: error.message }, 'Redis client error'));
-  }
+  const markDown = (why: Cause | undefined) => {
+    if (state === 'closed') return;
+    if (why) cause = why;
+    if (state !== 'down') {
+      state = 'down';
+      notReadySince = Date.now();
+      lastHeal = notReadySince;
+      healsThisOutage = 0;
+      lostWhileDown = 0;
+      cause ??= CONNECTION_LOST;
+    }
+    announce();
+  };
+  const markReady = () => {
+    if (state === 'ready' || state === 'closed') return;
+    logger.info({ redis: where, lostWhileDown }, 'Redis connected: cross-node delivery on');
+    state = 'ready';
+    cause = undefined;
+    announced = undefined;
+  };
+  const lose = () => {
+    lostWhileDown += 1;
+    lostTotal += 1;
+  };
   const onFailure = (command: string, error: Error) => {
-    lost += 1;
-    logger.debug({ redis: where, command, err: error.message }, 'Redis command failed');
+    lose();
+    logger.debug({ redis: where, command, err: error }, 'Redis command failed');
   };
 
-  io.adapter(createAdapter(guarded(pub, onFailure), guarded(sub, onFailure)));
+  let pub = make(pubOptions);
+  let sub = make(subOptions);
+
+  const publish = (channel: string, message: string | Buffer): Promise<unknown> => {
+    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    const full = pending.count > 0 && (pending.bytes + size > limits.maxPendingBytes || pending.count >= limits.maxPendingPublishes);
+    if (state !== 'ready' || full) {
+      lose();
+      return Promise.resolve(0);
+    }
+    pending.bytes += size;
+    pending.count += 1;
+    const settle = () => {
+      pending.bytes -= size;
+      pending.count -= 1;
+    };
+    const result = pub.publish(channel, message);
+    result.then(settle, (error: Error) => {
+      settle();
+      onFailure('publish', error);
+      const why = causeOf(error, hasPassword, limits.commandTimeout);
+      if (why.key === 'timeout') markDown(why);
+    });
+    return result;
+  };
+  const pubSlot = new ClientSlot(pub, onFailure, publish);
+  const subSlot = new ClientSlot(sub, onFailure);
+
+  let awaited: { token: string; arrived: () => void } | undefined;
+  let probing = false;
+  const watch = (client: Redis) => {
+    client.on('error', (error: Error) => {
+      logger.debug({ redis: where, err: error }, 'Redis client error');
+      cause = causeOf(error, hasPassword, limits.commandTimeout);
+      announce();
+    });
+    client.on('close', () => markDown(undefined));
+    client.on('ready', () => void probe());
+    client.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (awaited && channel.toString() === healthChannel && message.toString() === awaited.token) awaited.arrived();
+    });
+  };
+
+  // A publish that this node's own subscriber receives: both connections work, and so does the
+  // subscription that cross-node delivery rides on. `status` fields cannot tell that much.
+  const roundTrip = async (p: Redis, s: Redis) => {
+    const token = randomBytes(6).toString('hex');
+    const arrived = new Promise<void>((resolve) => {
+      awaited = { token, arrived: resolve };
+    });
+    await s.subscribe(healthChannel);
+    await p.publish(healthChannel, token);
+    await arrived;
+  };
+  const probe = async () => {
+    if (probing || state === 'closed' || pub.status !== 'ready' || sub.status !== 'ready') return;
+    probing = true;
+    const [p, s] = [pub, sub];
+    try {
+      await deadline(roundTrip(p, s), limits.commandTimeout, 'round trip through Redis');
+      if (p === pub && s === sub) markReady();
+    } catch (error) {
+      // A round trip cut by a closing connection is that connection's event to report, with its cause.
+      const stillOpen = p.status === 'ready' && s.status === 'ready';
+      if (p === pub && s === sub && stillOpen) markDown(causeOf(error as Error, hasPassword, limits.commandTimeout));
+    } finally {
+      awaited = undefined;
+      probing = false;
+    }
+  };
+
+  const retire = (client: Redis) => {
+    client.removeAllListeners();
+    client.on('error', () => {});
+    client.disconnect();
+  };
+  // ioredis keeps a connection it believes in; one that a black hole or a stuck handshake holds
+  // is only left by starting over, and starting over costs nothing when it was not needed.
+  const heal = () => {
+    lastHeal = Date.now();
+    healsThisOutage += 1;
+    const fields = { redis: where, notReadyMs: lastHeal - notReadySince };
+    if (healsThisOutage === 1) logger.warn(fields, 'Redis link not ready for too long: replacing its connections');
+    else logger.debug(fields, 'Replacing the Redis connections again');
+    const [oldPub, oldSub] = [pub, sub];
+    pub = make(pubOptions);
+    sub = make(subOptions);
+    watch(pub);
+    watch(sub);
+    pubSlot.replace(pub);
+    subSlot.replace(sub);
+    retire(oldPub);
+    retire(oldSub);
+  };
+
+  watch(pub);
+  watch(sub);
+  io.adapter(createAdapter(pubSlot.facade, subSlot.facade));
   logger.info({ redis: where, db }, 'Connecting to Redis');
 
+  const timer = setInterval(() => {
+    void probe();
+    const now = Date.now();
+    if ((state === 'down' || state === 'connecting') && now - notReadySince >= limits.healAfter && now - lastHeal >= limits.healAfter) heal();
+  }, limits.probeInterval);
+  timer.unref();
+
   return {
-    readiness: () =>
-      pub.status === 'ready' && sub.status === 'ready'
-        ? { ready: true }
-        : { ready: false, reason: `Redis at ${where} is ${pub.status === 'ready' ? sub.status : pub.status}` },
+    readiness: () => (state === 'ready' ? { ready: true } : { ready: false, reason: `Redis at ${where}: ${cause?.text ?? state}` }),
+    lostPublishes: () => lostTotal,
     close: async () => {
-      enter('closed');
-      // QUIT leaves Redis cleanly; while it is unreachable there is nothing to leave, and a QUIT
-      // queued for a Redis that never comes back would never settle.
-      await Promise.allSettled([pub, sub].map((client) => (client.status === 'ready' ? client.quit() : client.disconnect())));
+      state = 'closed';
+      clearInterval(timer);
+      // QUIT leaves Redis cleanly; a Redis that is away or stalled gets no more than a moment.
+      await Promise.allSettled(
+        [pub, sub].map(async (client) => {
+          if (client.status === 'ready') await deadline(client.quit(), limits.commandTimeout, 'QUIT').catch(() => {});
+          client.disconnect();
+        }),
+      );
     },
   };
 }
@@ -126,13 +453,23 @@ export function linkThroughRedis(io: Server, target: { url: string } | { host: s
 /**
  * Links `io` to the other nodes through the Redis of `--redis`, looked up in Consul first when
  * it names a service.
- * @throws {Error} when the Consul look-up fails.
+ * @throws {ConsulLookupError} when the Consul look-up fails.
  */
-export async function connectCluster(io: Server, options: Pick<ServiceOptions, 'redis' | 'database' | 'consulHost'>, logger: Logger): Promise<RedisLink> {
+export async function connectCluster(
+  io: Server,
+  options: Pick<ServiceOptions, 'redis' | 'database' | 'consulHost' | 'redisQueueBytes'>,
+  logger: Logger,
+): Promise<RedisLink> {
   let target = parseRedisTarget(options.redis!);
   if ('service' in target) {
-    target = await lookupConsulService(options.consulHost, target.service);
+    const hint = `--redis ${JSON.stringify(options.redis)} has no port, so it is read as a Consul service name (for a Redis address, give host:port)`;
+    logger.info({ service: target.service, consul: new URL(options.consulHost).origin }, `Looking up Redis in Consul: ${hint}`);
+    try {
+      target = await lookupConsulService(options.consulHost, target.service);
+    } catch (error) {
+      throw new ConsulLookupError(`${(error as Error).message}; ${hint}`);
+    }
     logger.info({ service: options.redis, host: target.host, port: target.port }, 'Found Redis in Consul');
   }
-  return linkThroughRedis(io, target, options.database, logger);
+  return linkThroughRedis(io, target, options.database, logger, { ...LINK_LIMITS, maxPendingBytes: options.redisQueueBytes });
 }

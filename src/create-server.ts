@@ -123,7 +123,9 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     cors: { origin: options.corsOrigin === '*' ? true : [...options.corsOrigin], credentials: true },
     allowRequest: admission(options, state, logger),
   });
-  const prometheus = options.metrics ? createMetrics(io, readiness, Boolean(options.redis), recovery?.stats) : undefined;
+  const prometheus = options.metrics
+    ? createMetrics(io, readiness, options.redis ? { lostPublishes: () => redis?.lostPublishes() ?? 0 } : undefined, recovery?.stats)
+    : undefined;
   const metrics = prometheus ?? NO_METRICS;
   guardNamespaces(io, { options, consoleToken, logger, metrics, prometheus });
   const bus = registerNamespaces(io, { logger, limits: options, metrics });

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { Readiness } from './cluster';
+import type { Readiness, RedisLink } from './cluster';
 import { onOutgoingPacket, type RecoveryStats } from './engine';
 import type { RefusalMetric } from './errors';
 
@@ -34,7 +34,7 @@ export interface PrometheusMetrics extends Metrics {
  * Builds the metrics of one node in a registry of its own (several nodes may share a process,
  * as in the tests). Connected sockets and rooms are read when scraped, not kept up to date.
  */
-export function createMetrics(io: Server, readiness: () => Readiness, clustered: boolean, recovery?: RecoveryStats): PrometheusMetrics {
+export function createMetrics(io: Server, readiness: () => Readiness, cluster?: Pick<RedisLink, 'lostPublishes'>, recovery?: RecoveryStats): PrometheusMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const namespaces: Namespace[] = [];
@@ -139,13 +139,24 @@ export function createMetrics(io: Server, readiness: () => Readiness, clustered:
       },
     });
   }
-  if (clustered) {
+  if (cluster) {
     const redisUp = new Gauge({
       name: 'websocket_redis_connected',
       help: '1 when this node is linked to the other nodes through Redis',
       registers: [registry],
       collect() {
         redisUp.set(readiness().ready ? 1 : 0);
+      },
+    });
+    let counted = 0;
+    const lost = new Counter({
+      name: 'websocket_redis_publishes_lost_total',
+      help: 'Cross-node publishes dropped or failed because Redis was away, stalled or behind',
+      registers: [registry],
+      collect() {
+        const total = cluster.lostPublishes();
+        lost.inc(total - counted);
+        counted = total;
       },
     });
   }

@@ -31,6 +31,8 @@ export interface ServiceOptions {
   redis: string | undefined;
   database: number;
   consulHost: string;
+  /** Bytes of cross-node publishes that may await Redis's answer before further ones are dropped. */
+  redisQueueBytes: number;
   /** Required in every Socket.IO handshake when set. */
   clientToken: string | undefined;
   /** Required as `Authorization: Bearer` on `POST /bus-message` when set. */
@@ -109,6 +111,13 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   redis: { alias: 'r', group: 'cluster', type: 'string', default: undefined, describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
   database: { alias: 'd', group: 'cluster', type: 'integer', default: 0, range: [0, 65535], describe: 'Redis database number' },
   consulHost: { alias: 'c', group: 'cluster', type: 'string', default: 'https://consul.service.consul:8500', describe: 'Consul URL for looking up a --redis service name' },
+  redisQueueBytes: {
+    group: 'cluster',
+    type: 'integer',
+    default: 16_000_000,
+    range: [65_536, 1_073_741_824],
+    describe: 'bytes of cross-node publishes that may await a slow or stalled Redis; beyond, they are dropped and counted',
+  },
   // Socket.IO's own default.
   maxHttpBufferSize: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest Socket.IO message from a client, in bytes' },
   maxPublishBody: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest POST /bus-message body, in bytes' },
@@ -402,6 +411,7 @@ export function resolveOptions(
     redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(label, raw.redis),
     database: integer(label, 'database', raw.database),
     consulHost: httpUrl(label, 'consulHost', raw.consulHost),
+    redisQueueBytes: integer(label, 'redisQueueBytes', raw.redisQueueBytes),
     maxHttpBufferSize: integer(label, 'maxHttpBufferSize', raw.maxHttpBufferSize),
     maxPublishBody: integer(label, 'maxPublishBody', raw.maxPublishBody),
     maxIdLength: integer(label, 'maxIdLength', raw.maxIdLength),

@@ -26,7 +26,7 @@ async function main() {
     process.exit(0);
   }
   // Loaded only now: --help, --version and a bad option answer without loading Socket.IO and Express.
-  const [{ createServer }, { loadOrCreateCertificate }] = await Promise.all([import('./create-server'), import('./tls')]);
+  const [{ createServer }, { loadOrCreateCertificate }, { ConsulLookupError }] = await Promise.all([import('./create-server'), import('./tls'), import('./cluster')]);
   const logger = createLogger({ format: options.logFormat, level: options.logLevel, source: process.env.LOG_NAME });
   for (const warning of warnings) logger.warn(warning);
   const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger) : undefined;
@@ -49,7 +49,9 @@ async function main() {
   try {
     address = await service.listen();
   } catch (error) {
-    logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+    // The look-up says what failed; its stack would say nothing more.
+    if (error instanceof ConsulLookupError) logger.fatal(error.message);
+    else logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
     process.exit(1);
   }
   // For the container's health check, which cannot see the flags this process was started with.

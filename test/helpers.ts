@@ -171,16 +171,22 @@ export class TestClient {
     return acked;
   }
 
-  /** The arguments of the next `event`, waiting for it if need be. */
-  next(event: string): Promise<unknown[]> {
+  /**
+   * The arguments of the next `event`, waiting for it up to `timeoutMs`. A wait that times out
+   * withdraws its claim, so that the event, when it comes, goes to the next reader.
+   */
+  next(event: string, timeoutMs = EVENT_TIMEOUT): Promise<unknown[]> {
     const queued = this.queues.get(event);
     if (queued?.length) return Promise.resolve(queued.shift() as unknown[]);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.version} client got no ${event} in ${EVENT_TIMEOUT} ms`)), EVENT_TIMEOUT);
       const waiter = (args: unknown[]) => {
         clearTimeout(timer);
         resolve(args);
       };
+      const timer = setTimeout(() => {
+        this.waiters.set(event, (this.waiters.get(event) ?? []).filter((other) => other !== waiter));
+        reject(new Error(`${this.version} client got no ${event} in ${timeoutMs} ms`));
+      }, timeoutMs);
       this.waiters.set(event, [...(this.waiters.get(event) ?? []), waiter]);
     });
   }

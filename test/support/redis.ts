@@ -11,20 +11,29 @@ if (redisMissing) {
   console.warn(`Skipping the cluster suite: ${redisMissing}`);
 }
 
+/** What a {@link RedisServer} is started with. */
+export interface RedisServerOptions {
+  /** `--requirepass`: clients must AUTH with it. */
+  password?: string;
+}
+
 /** A throw-away redis-server on loopback, without persistence. */
 export class RedisServer {
   private process?: ChildProcess;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions,
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = await RedisServer.reserve();
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = await RedisServer.reserve(options);
     await server.start();
     return server;
   }
 
   /** A free port for a Redis that is not started yet. */
-  static async reserve(): Promise<RedisServer> {
-    return new RedisServer(await freePort());
+  static async reserve(options: RedisServerOptions = {}): Promise<RedisServer> {
+    return new RedisServer(await freePort(), options);
   }
 
   get address(): string {
@@ -32,9 +41,9 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    if (this.options.password) args.push('--requirepass', this.options.password);
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.process = child;
     for (let i = 0; i < 100; i++) {
       if (await this.accepts()) return;
@@ -47,10 +56,20 @@ export class RedisServer {
   /** Kills it hard, as a crash would. */
   async kill(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Freezes it (SIGSTOP): its connections stay open, and nothing answers, as on a hung host. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused Redis go on (SIGCONT). */
+  resume(): void {
+    this.process?.kill('SIGCONT');
   }
 
   private accepts(): Promise<boolean> {
@@ -62,6 +81,61 @@ export class RedisServer {
       });
       socket.once('error', () => resolve(false));
     });
+  }
+}
+
+/**
+ * A TCP relay in front of a port, which can turn the connections it carries into a black hole:
+ * open, silent, as when a firewall or NAT forgets a flow. Connections made afterwards are carried.
+ */
+export class TcpRelay {
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private server?: net.Server;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = net.createServer((inbound) => {
+      const outbound = net.connect(this.targetPort, '127.0.0.1');
+      const pair: [net.Socket, net.Socket] = [inbound, outbound];
+      this.pairs.add(pair);
+      inbound.pipe(outbound).on('error', () => {});
+      outbound.pipe(inbound).on('error', () => {});
+      const drop = () => {
+        inbound.destroy();
+        outbound.destroy();
+        this.pairs.delete(pair);
+      };
+      inbound.on('error', drop).on('close', drop);
+      outbound.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  /** Stops carrying bytes, both ways, on every connection open now, without closing any. */
+  swallowOpenConnections(): void {
+    for (const [inbound, outbound] of this.pairs) {
+      inbound.unpipe(outbound);
+      outbound.unpipe(inbound);
+      inbound.pause();
+      outbound.pause();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [inbound, outbound] of this.pairs) {
+      inbound.destroy();
+      outbound.destroy();
+    }
+    this.pairs.clear();
+    await new Promise((resolve) => this.server?.close(resolve) ?? resolve(undefined));
   }
 }
 
