@@ -146,9 +146,10 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     console: consoleToken ? createConsoleRouter({ io, socketPath: options.path, token: consoleToken, logger: logger.child({ component: 'console' }) }) : undefined,
   });
 
-  const transport = createHttpServer(app, options.https ? { tls, key: options.key, cert: options.cert } : undefined);
+  const policy = { writeTimeout: options.writeTimeout, logger };
+  const transport = createHttpServer(app, options.https ? { tls, key: options.key, cert: options.cert } : undefined, policy);
   io.attach(transport.server);
-  patchEngine(io);
+  patchEngine(io, { answerTimeout: options.writeTimeout });
   // With a token required, sessions that never get into a namespace are capped and cut soon;
   // without one, every session is admitted at its first CONNECT anyway.
   const admission_ = trackAdmission(io, {
@@ -162,7 +163,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   });
   const stopSweeping = dropSlowConsumers(io, { logger, limits: options, metrics });
   // A separate port keeps /metrics off the public listener when the operator wants that.
-  const metricsServer = serveMetrics && options.metricsPort > 0 ? createHttpServer(express().get('/metrics', serveMetrics), undefined) : undefined;
+  const metricsServer = serveMetrics && options.metricsPort > 0 ? createHttpServer(express().get('/metrics', serveMetrics), undefined, policy) : undefined;
 
   let closing: Promise<void> | undefined;
   const close = () => {

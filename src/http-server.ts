@@ -1,11 +1,13 @@
 /**
  * The node's HTTP side as a transport: http or https chosen once (the PEM files read once), one
- * listen helper, and a graceful close that keeps its deadline.
+ * listen helper, a write timeout on every connection, and a graceful close that keeps its deadline.
  */
 import fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
+import { resetConnection } from './engine';
+import type { Logger } from './logger';
 
 /** TLS key and certificate, PEM-encoded. */
 export interface TlsMaterial {
@@ -20,11 +22,23 @@ export interface HttpServer {
   destroyConnections(): void;
 }
 
+/** How the connections of an {@link HttpServer} are watched. */
+export interface ConnectionPolicy {
+  /** Longest a connection may hold unsent data of which its peer takes nothing, in ms. */
+  writeTimeout: number;
+  logger: Logger;
+}
+
 /**
  * Builds the server for `handler`: HTTPS with `tls` (or the key and certificate read from the
- * given files) when `secure`, plain HTTP otherwise.
+ * given files) when `secure`, plain HTTP otherwise. A connection holding data that its peer has
+ * taken none of for `writeTimeout` is reset (see {@link watchWrites}).
  */
-export function createHttpServer(handler: http.RequestListener, secure: { tls?: TlsMaterial; key: string; cert: string } | undefined): HttpServer {
+export function createHttpServer(
+  handler: http.RequestListener,
+  secure: { tls?: TlsMaterial; key: string; cert: string } | undefined,
+  policy: ConnectionPolicy,
+): HttpServer {
   const server = secure
     ? https.createServer(secure.tls ?? { key: fs.readFileSync(secure.key), cert: fs.readFileSync(secure.cert) }, handler)
     : http.createServer(handler);
@@ -35,12 +49,60 @@ export function createHttpServer(handler: http.RequestListener, secure: { tls?: 
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // Over TLS, what is written goes to the TLS socket: that is where unsent data shows.
+  let writers = sockets;
+  if (secure) {
+    const tlsSockets = new Set<NetSocket>();
+    server.on('secureConnection', (socket: NetSocket) => {
+      tlsSockets.add(socket);
+      socket.once('close', () => tlsSockets.delete(socket));
+    });
+    writers = tlsSockets;
+  }
+  watchWrites(server, writers, policy);
   return {
     server,
     destroyConnections() {
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/**
+ * Resets connections that hold unsent data and make no progress with it for `writeTimeout` ms: a
+ * peer that stopped reading (a long-polling client that never reads its answers, a stalled
+ * WebSocket) would otherwise keep Node's buffer and the kernel's send queue for as long as the
+ * connection lives, which nothing else bounds. Progress is a completed write; a sweep notices it,
+ * at a quarter of the timeout (at most every second), so a connection is cut at most that late.
+ */
+function watchWrites(server: http.Server, writers: Set<NetSocket>, { writeTimeout, logger }: ConnectionPolicy): void {
+  /** Connections seen holding unsent data: bytes they had flushed then, and since when that stands. */
+  const stalled = new Map<NetSocket, { flushed: number; since: number }>();
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      for (const socket of stalled.keys()) if (!writers.has(socket)) stalled.delete(socket);
+      for (const socket of writers) {
+        const pending = socket.writableLength;
+        if (pending === 0) {
+          stalled.delete(socket);
+          continue;
+        }
+        const flushed = socket.bytesWritten - pending;
+        const seen = stalled.get(socket);
+        if (!seen || seen.flushed !== flushed) {
+          stalled.set(socket, { flushed, since: now });
+        } else if (now - seen.since >= writeTimeout) {
+          stalled.delete(socket);
+          logger.warn({ pendingBytes: pending, writeTimeoutMs: writeTimeout }, 'write timeout: resetting a connection whose peer takes none of its data');
+          resetConnection(socket);
+        }
+      }
+    },
+    Math.min(1000, writeTimeout / 4),
+  );
+  timer.unref();
+  server.once('close', () => clearInterval(timer));
 }
 
 /** Listens on `port` and `host`; resolves with the bound address, rejects (and cleans up) on error. */

@@ -112,6 +112,10 @@ export function eventRateLimiter({ limits, logger, metrics }: LimitDeps): ((nsp:
  * Disconnects clients that stop reading once more than `maxQueuedBytes` wait for them, so that
  * one stalled phone cannot grow the server's memory without bound. A sweep off the hot path:
  * between two sweeps a client can overshoot by what the room sends in that interval.
+ *
+ * Long-polling clients too: what waits for them includes the answers to their polls that they
+ * may not have read, so one that polls on a new connection each time and reads nothing is
+ * disconnected like a stalled WebSocket, and the connections holding its answers are reset.
  */
 export function dropSlowConsumers(io: Server, { limits, logger, metrics }: LimitDeps, intervalMs = 250): () => void {
   const timer = setInterval(() => {

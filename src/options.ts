@@ -51,6 +51,8 @@ export interface ServiceOptions {
   eventRate: number;
   eventBurst: number;
   maxQueuedBytes: number;
+  /** Longest a connection may hold unsent data of which its peer takes nothing, in ms. */
+  writeTimeout: number;
   shutdownGrace: number;
   /** Serve Prometheus metrics at `/metrics`. */
   metrics: boolean;
@@ -134,6 +136,7 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   eventRate: { group: 'limits', type: 'integer', default: 0, range: [0, 1_000_000], describe: 'events per second one socket may send, sustained; 0 for no limit' },
   eventBurst: { group: 'limits', type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
   maxQueuedBytes: { group: 'limits', type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
+  writeTimeout: { group: 'limits', type: 'integer', default: 30_000, range: [1000, 600_000], describe: 'connections holding unsent data that the client takes none of for this long are reset, in ms' },
   // Any origin, as socket.io 1.x allowed.
   corsOrigin: { group: 'security', type: 'string', default: '*', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
   // Unset: any client may connect, and anyone may POST, as in 2018.
@@ -421,6 +424,7 @@ export function resolveOptions(
     eventRate: integer(label, 'eventRate', raw.eventRate),
     eventBurst: integer(label, 'eventBurst', raw.eventBurst),
     maxQueuedBytes: integer(label, 'maxQueuedBytes', raw.maxQueuedBytes),
+    writeTimeout: integer(label, 'writeTimeout', raw.writeTimeout),
     corsOrigin: parseOrigins(label, raw.corsOrigin),
     clientToken: optionalSecret(label, 'clientToken', raw.clientToken),
     publishToken: optionalSecret(label, 'publishToken', raw.publishToken),

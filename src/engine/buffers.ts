@@ -1,9 +1,12 @@
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
+import { resetConnection } from './connection';
 import { engineServerOf, engineSocketOf } from './internals';
+import { unreadAnswers } from './polling';
 
 /**
- * Bytes waiting to reach one client: in engine.io's write buffer and in the WebSocket's. Only data
- * counts: the pongs that pile up for a client that sends, pings and never polls carry none, so a
+ * Bytes waiting to reach one client: in engine.io's write buffer, in the WebSocket's, and in the
+ * answers to its polls that it may not have read (see {@link unreadAnswers}). Only data counts:
+ * the pongs that pile up for a client that sends, pings and never polls carry none, so a
  * send-only client is never taken for a slow consumer.
  */
 export function queuedBytes(socket: EngineSocket): number {
@@ -13,6 +16,7 @@ export function queuedBytes(socket: EngineSocket): number {
     const data = packet.data;
     if (typeof data === 'string' || Buffer.isBuffer(data)) bytes += data.length;
   }
+  for (const answer of unreadAnswers(socket)) bytes += answer.length;
   return bytes + (internals.transport.socket?.bufferedAmount ?? 0);
 }
 
@@ -28,10 +32,15 @@ export function forEachSession(engine: EngineServer, visit: (socket: EngineSocke
 
 /**
  * Closes a session at once, dropping what waits for it. A WebSocket's close handshake would wait
- * behind the data it could not send, so its TCP connection is cut as well.
+ * behind the data it could not send, so its TCP connection is reset as well, and so are the
+ * connections that may still hold answers to its polls: the kernel drops their send queues.
  */
 export function cutSession(socket: EngineSocket): void {
   const internals = engineSocketOf(socket);
+  const answers = [...unreadAnswers(socket)];
+  const ws = internals.transport.socket;
   internals.close(true);
-  internals.transport.socket?.terminate?.();
+  if (ws?._socket) resetConnection(ws._socket);
+  ws?.terminate?.();
+  for (const { connection } of answers) resetConnection(connection);
 }

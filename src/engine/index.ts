@@ -4,6 +4,7 @@
  * are the ones the patches were written and tested against.
  */
 import fs from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import type { Server } from 'socket.io';
 import { coalesceWrites } from './coalesce';
@@ -11,8 +12,10 @@ import { useLegacyPollingFraming } from './eio3';
 import { releaseHandshakeRequests } from './handshake';
 import { compactListeners } from './listeners';
 import { holdPacketsUntilConnected } from './pending-connect';
+import { trackPollingAnswers } from './polling';
 
 export { queuedBytes, forEachSession, cutSession } from './buffers';
+export { resetConnection } from './connection';
 export { onOutgoingPacket } from './outgoing';
 export { refuseUnsafeAckIds } from './ack-ids';
 export { compactListenerTable } from './listeners';
@@ -55,14 +58,18 @@ export function checkEngineVersions(): void {
  * - one system call per socket per event-loop turn ({@link coalesceWrites});
  * - no HTTP request kept per connection ({@link releaseHandshakeRequests});
  * - compact listener tables ({@link compactListeners});
- * - packets sent right behind a namespace CONNECT kept until it is answered ({@link holdPacketsUntilConnected}).
+ * - packets sent right behind a namespace CONNECT kept until it is answered ({@link holdPacketsUntilConnected});
+ * - the answers to long-polling requests followed until the client has them, so that what a
+ *   client does not read is counted, and connections left holding it are reset after
+ *   `answerTimeout` ms ({@link trackPollingAnswers}).
  * @throws {Error} when the installed versions were not tested (see {@link checkEngineVersions}).
  */
-export function patchEngine(io: Server): void {
+export function patchEngine(io: Server, { answerTimeout }: { answerTimeout: number }): void {
   checkEngineVersions();
   useLegacyPollingFraming(io.engine);
   coalesceWrites(io.engine);
   releaseHandshakeRequests(io.engine);
   compactListeners(io);
   holdPacketsUntilConnected(io);
+  trackPollingAnswers(io.engine, io.httpServer as HttpServer, answerTimeout);
 }

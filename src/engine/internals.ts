@@ -3,8 +3,9 @@
  * Nothing outside `src/engine/` casts to them: the rest of the code calls the functions this wing
  * exports. `patchEngine()` refuses to start on versions these shapes were not checked against.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
 import type { Namespace, Server, Socket } from 'socket.io';
 
@@ -33,6 +34,12 @@ export interface TransportInternals {
   /** The WebSocket, on the websocket transport. */
   socket?: WsInternals;
   _events?: Record<PropertyKey, unknown>;
+}
+
+/** engine.io's long-polling transport: the response of the poll it holds, and the write that answers it. */
+export interface PollingInternals extends TransportInternals {
+  res?: ServerResponse | null;
+  write(data: string | Buffer, options?: unknown): void;
 }
 
 /** A request as engine.io hands it over: it adds the parsed `_query`. */
@@ -119,10 +126,17 @@ export interface DecodedPacket {
   id?: number;
 }
 
+/** A server-side TLS socket: the TCP socket it runs over. */
+export interface TlsSocketInternals {
+  _parent?: NetSocket | null;
+}
+
 export const engineServerOf = (engine: EngineServer) => engine as unknown as EngineServerInternals;
 export const engineSocketOf = (socket: EngineSocket) => socket as unknown as EngineSocketInternals;
 export const serverOf = (io: Server) => io as unknown as ServerInternals;
 export const socketOf = (socket: Socket) => socket as unknown as SocketInternals;
+export const pollingOf = (transport: TransportInternals) => transport as PollingInternals;
+export const tlsOf = (socket: TLSSocket) => socket as unknown as TlsSocketInternals;
 
 /** Options Socket.IO's adapter passes along with a pre-encoded broadcast. */
 export interface AdapterPacketOptions {

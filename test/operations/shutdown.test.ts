@@ -1,4 +1,6 @@
 import http from 'node:http';
+import type net from 'node:net';
+import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { connect, json, sleep, startCli } from '../helpers';
 
@@ -62,5 +64,37 @@ describe('graceful shutdown', () => {
     expect(at - signalled).toBeGreaterThanOrEqual(450);
     expect(at - signalled).toBeLessThan(2500);
     expect(await stalled).toMatch(/socket hang up|ECONNRESET/);
+  });
+
+  it('exits within --shutdown-grace when an upgraded WebSocket never answers the close handshake', async () => {
+    const GRACE = 2000;
+    const server = await startCli(['--shutdown-grace', String(GRACE)]);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+    ws.on('error', () => {});
+    const frames: string[] = [];
+    const arrived = (match: (frame: string) => boolean) =>
+      new Promise<void>((resolve) => {
+        const check = () => frames.some(match) && resolve();
+        ws.on('message', check);
+        check();
+      });
+    ws.on('message', (data) => frames.push(data.toString()));
+    await arrived((frame) => frame.startsWith('0{'));
+    ws.send('40/layout,');
+    await arrived((frame) => frame.startsWith('40/layout,'));
+    // It stops reading: the server's close frame is never read, so never answered, and ws would
+    // wait 30 s for the answer.
+    (ws as unknown as { _socket: net.Socket })._socket.pause();
+
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await Promise.race([server.exited, sleep(GRACE + 5000).then(() => undefined)]);
+    const took = (exit?.at ?? Date.now()) - signalled;
+    console.log(`SIGTERM with --shutdown-grace ${GRACE} and a silent WebSocket: ${exit ? `exited after ${took} ms` : `still running after ${took} ms`}`);
+    expect(exit?.code).toBe(0);
+    // The silent client held the close until the deadline, and not a moment longer.
+    expect(took).toBeGreaterThanOrEqual(GRACE - 100);
+    expect(took).toBeLessThan(GRACE + 1000);
+    ws.terminate();
   });
 });
