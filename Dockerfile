@@ -4,7 +4,7 @@
 #   docker run -p 3000:3000 websocket-service              # HTTP on port 3000
 #   docker run -p 3000:3000 websocket-service --https -v   # arguments go to dist/server.js
 #
-# Options can also be set from the environment (WS_PORT, WS_HTTPS, WS_CORS_ORIGIN, ...; see
+# Options can also be set from the environment (WEBSOCKET_SERVICE_PORT, WEBSOCKET_SERVICE_HTTPS, WEBSOCKET_SERVICE_CORS_ORIGIN, ...; see
 # README.md). Flags and environment work alike for the health check: the server writes the URL it
 # listens on to /tmp/websocket-service.url and the check reads it.
 #
@@ -25,7 +25,7 @@ RUN npm run build
 # ---- runtime: production dependencies and dist/ only ----
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
-    WS_HOST=0.0.0.0
+    WEBSOCKET_SERVICE_HOST=0.0.0.0
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
@@ -36,13 +36,13 @@ COPY --from=build /app/dist ./dist
 COPY LICENSE AUTHORS ./
 # --https reads certs/server.pem and certs/server.crt, and writes a self-signed pair there when
 # they are missing: the folder must be writable by the user the service runs as. Mount real
-# certificates over /app/certs (or point WS_KEY and WS_CERT elsewhere) in production.
+# certificates over /app/certs (or point WEBSOCKET_SERVICE_KEY and WEBSOCKET_SERVICE_CERT elsewhere) in production.
 COPY certs/README.md ./certs/README.md
 RUN chown node:node /app/certs
 USER node
 EXPOSE 3000
 # No curl in the slim image: a small node script asks /healthcheck at the URL the server wrote
-# (falling back to WS_PORT and WS_HTTPS). While starting it probes every second, so a node is
+# (falling back to WEBSOCKET_SERVICE_PORT and WEBSOCKET_SERVICE_HTTPS). While starting it probes every second, so a node is
 # healthy, and Traefik routes to it, about a second after it listens. With --read-only, mount a
 # tmpfs on /tmp so that the URL can be written.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --start-interval=1s --retries=3 \

@@ -20,7 +20,7 @@ const instructions = dockerfile
 
 const HEALTHCHECK_SCRIPT = path.join(ROOT, 'dist', 'healthcheck.js');
 
-/** Exit code of `node dist/healthcheck.js` (of `dir`) run with exactly `env`: no WS_* unless given. */
+/** Exit code of `node dist/healthcheck.js` (of `dir`) run with exactly `env`: no WEBSOCKET_SERVICE_* unless given. */
 function healthcheck(env: Record<string, string>, script = HEALTHCHECK_SCRIPT): Promise<number> {
   return run(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 10_000 }).then(
     () => 0,
@@ -83,8 +83,8 @@ describe('Dockerfile', () => {
 
     const port = await freePort();
     const tmp = tmpdir();
-    // The README's own example: `docker run IMAGE --https -v`, HTTPS from a flag, not from WS_HTTPS.
-    const env = { ...process.env, NODE_ENV: 'production', WS_HOST: '127.0.0.1', WS_PORT: String(port), TMPDIR: tmp };
+    // The README's own example: `docker run IMAGE --https -v`, HTTPS from a flag, not from WEBSOCKET_SERVICE_HTTPS.
+    const env = { ...process.env, NODE_ENV: 'production', WEBSOCKET_SERVICE_HOST: '127.0.0.1', WEBSOCKET_SERVICE_PORT: String(port), TMPDIR: tmp };
     const server = spawn(process.execPath, ['dist/server.js', '--https', '-v'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise((resolve) => server.on('exit', resolve));
     try {
@@ -104,7 +104,7 @@ describe('Dockerfile', () => {
 
       server.kill('SIGTERM');
       await exited;
-      expect(await healthcheck({ TMPDIR: tmp, WS_PORT: String(port), WS_HTTPS: 'true' }, path.join(dir, 'dist', 'healthcheck.js'))).toBe(1);
+      expect(await healthcheck({ TMPDIR: tmp, WEBSOCKET_SERVICE_PORT: String(port), WEBSOCKET_SERVICE_HTTPS: 'true' }, path.join(dir, 'dist', 'healthcheck.js'))).toBe(1);
     } finally {
       server.kill('SIGTERM');
       fs.rmSync(dir, { recursive: true, force: true });
@@ -124,14 +124,14 @@ describe('health check', () => {
     expect((await cli.exited).code).toBe(0);
     expect(fs.existsSync(path.join(tmp, 'websocket-service.url'))).toBe(false);
     // With the URL gone, the check falls back to the environment: here the closed server's port.
-    expect(await healthcheck({ TMPDIR: tmp, WS_PORT: String(cli.port), WS_HTTPS: 'true' })).toBe(1);
+    expect(await healthcheck({ TMPDIR: tmp, WEBSOCKET_SERVICE_PORT: String(cli.port), WEBSOCKET_SERVICE_HTTPS: 'true' })).toBe(1);
   }, 30_000);
 
-  it('falls back to WS_PORT and WS_HTTPS when no server wrote its URL', async () => {
+  it('falls back to WEBSOCKET_SERVICE_PORT and WEBSOCKET_SERVICE_HTTPS when no server wrote its URL', async () => {
     const cli = await startCli(['--https'], { TMPDIR: tmpdir() });
     const empty = tmpdir();
-    expect(await healthcheck({ TMPDIR: empty, WS_PORT: String(cli.port), WS_HTTPS: 'true' })).toBe(0);
-    expect(await healthcheck({ TMPDIR: empty, WS_PORT: String(cli.port) })).toBe(1);
+    expect(await healthcheck({ TMPDIR: empty, WEBSOCKET_SERVICE_PORT: String(cli.port), WEBSOCKET_SERVICE_HTTPS: 'true' })).toBe(0);
+    expect(await healthcheck({ TMPDIR: empty, WEBSOCKET_SERVICE_PORT: String(cli.port) })).toBe(1);
   }, 30_000);
 
   it('leaves the URL of a server that started since in place', async () => {
@@ -186,7 +186,7 @@ describe('docker-compose.yml', () => {
     expect(services.redis.image).toMatch(/^redis:/);
     expect(nodes.map(([name]) => name)).toEqual(['ws1', 'ws2']);
     for (const [, node] of nodes) {
-      expect(node.environment?.WS_REDIS).toBe('redis:6379');
+      expect(node.environment?.WEBSOCKET_SERVICE_REDIS).toBe('redis:6379');
       expect(node.depends_on).toContain('redis');
     }
     for (const [name, service] of Object.entries(services)) expect(['always', 'unless-stopped'], name).toContain(service.restart);
@@ -227,10 +227,10 @@ describe('docker-compose.yml', () => {
   it('keeps /console and /metrics off the public entrypoint: metrics on their own port, the console on loopback behind its token', () => {
     const labels = labelsOf(compose.services.ws1);
     const env = compose.services.ws1.environment!;
-    expect(Number(env.WS_METRICS_PORT)).toBeGreaterThan(0);
-    expect(env.WS_METRICS_PORT).not.toBe(env.WS_PORT);
-    expect(labels.get('traefik.http.services.websocket.loadbalancer.server.port')).not.toBe(env.WS_METRICS_PORT);
-    expect(env.WS_CONSOLE_TOKEN).toMatch(/^\$\{WS_CONSOLE_TOKEN:\?/);
+    expect(Number(env.WEBSOCKET_SERVICE_METRICS_PORT)).toBeGreaterThan(0);
+    expect(env.WEBSOCKET_SERVICE_METRICS_PORT).not.toBe(env.WEBSOCKET_SERVICE_PORT);
+    expect(labels.get('traefik.http.services.websocket.loadbalancer.server.port')).not.toBe(env.WEBSOCKET_SERVICE_METRICS_PORT);
+    expect(env.WEBSOCKET_SERVICE_CONSOLE_TOKEN).toMatch(/^\$\{WEBSOCKET_SERVICE_CONSOLE_TOKEN:\?/);
 
     const routers = [...labels].filter(([key]) => /^traefik\.http\.routers\.[^.]+\.rule$/.test(key)).map(([key, rule]) => ({ name: key.split('.')[3], rule }));
     const entrypoints = (router: string) => labels.get(`traefik.http.routers.${router}.entrypoints`)!.split(',');
