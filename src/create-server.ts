@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import express, { type Express } from 'express';
 import pino from 'pino';
 import { Server } from 'socket.io';
@@ -18,6 +16,7 @@ import { requestSummary, type Logger } from './logger';
 import { createMetrics, metricsHandler, NO_METRICS } from './metrics';
 import { RECOVERING_NAMESPACES, registerNamespaces } from './namespaces';
 import { maskUrlPassword, parseRedisTarget, resolveOptions, type ServiceOptions } from './options';
+import { PACKAGE } from './package-info';
 
 export type { TlsMaterial } from './http-server';
 
@@ -50,8 +49,6 @@ export interface WebsocketService {
   close(): Promise<void>;
 }
 
-const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-
 /**
  * The start line: where clients connect, which version, alone or in a cluster (and through what,
  * any password masked), and where the console is. It never carries a token.
@@ -60,7 +57,7 @@ export function startLine(options: ServiceOptions, address: AddressInfo, withCon
   const wildcard = address.address === '0.0.0.0' || address.address === '::';
   const host = wildcard ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${options.https ? 'https' : 'http'}://${host}:${address.port}`;
-  const fields: Record<string, string> = { url, version: VERSION, bound: `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` };
+  const fields: Record<string, string> = { url, version: PACKAGE.version, bound: `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` };
   if (options.path !== '/socket.io') fields.path = options.path;
   if (options.redis) {
     const target = parseRedisTarget(options.redis);
@@ -72,7 +69,7 @@ export function startLine(options: ServiceOptions, address: AddressInfo, withCon
   if (withConsole) fields.console = `${url}/console/`;
   const where = wildcard ? `${url} (every ${address.address === '::' ? '' : 'IPv4 '}interface)` : url;
   const message =
-    `websocket-service ${VERSION} listening on ${where}` +
+    `websocket-service ${PACKAGE.version} listening on ${where}` +
     (fields.path ? `, Socket.IO path ${fields.path}` : '') +
     (fields.redis ? `, cluster through ${fields.redis}` : ', single node') +
     (fields.console ? `; console ${fields.console}` : '');

@@ -137,6 +137,16 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   eventBurst: { group: 'limits', type: 'integer', default: 100, range: [1, 1_000_000], describe: 'events one socket may send in a burst above --event-rate' },
   maxQueuedBytes: { group: 'limits', type: 'integer', default: 4_000_000, range: [65_536, 1_073_741_824], describe: 'bytes queued for a client that stopped reading before it is disconnected' },
   writeTimeout: { group: 'limits', type: 'integer', default: 30_000, range: [1000, 600_000], describe: 'connections holding unsent data that the client takes none of for this long are reset, in ms' },
+  // Socket.IO's own default window.
+  recoveryWindow: {
+    group: 'limits',
+    type: 'integer',
+    default: 120_000,
+    range: [0, 86_400_000],
+    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (always off with --redis)',
+  },
+  recoverySessionBytes: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'most bytes of missed events kept for one disconnected session; beyond it the session starts afresh' },
+  recoveryTotalBytes: { group: 'limits', type: 'integer', default: 64_000_000, range: [65_536, 68_719_476_736], describe: 'most bytes of events kept for recovery in all; the oldest go first' },
   // Any origin, as socket.io 1.x allowed.
   corsOrigin: { group: 'security', type: 'string', default: '*', describe: 'origins allowed for polling and WebSocket: * or a comma-separated list' },
   // Unset: any client may connect, and anyone may POST, as in 2018.
@@ -151,16 +161,6 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   metrics: { group: 'operations', type: 'boolean', default: true, describe: 'serve Prometheus metrics at /metrics (--no-metrics turns them off)' },
   metricsPort: { group: 'operations', type: 'integer', default: 0, range: [0, 65535], describe: 'serve /metrics on this port instead of the service port (must differ from --port); 0 for the service port' },
   shutdownGrace: { group: 'operations', type: 'integer', default: 10_000, range: [0, 600_000], describe: 'on SIGTERM/SIGINT, longest wait for in-flight requests before closing, in ms' },
-  // Socket.IO's own default window.
-  recoveryWindow: {
-    group: 'limits',
-    type: 'integer',
-    default: 120_000,
-    range: [0, 86_400_000],
-    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (always off with --redis)',
-  },
-  recoverySessionBytes: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'most bytes of missed events kept for one disconnected session; beyond it the session starts afresh' },
-  recoveryTotalBytes: { group: 'limits', type: 'integer', default: 64_000_000, range: [65_536, 68_719_476_736], describe: 'most bytes of events kept for recovery in all; the oldest go first' },
 });
 
 const OPTION_NAMES = Object.keys(OPTION_SPECS) as (keyof ServiceOptions)[];
