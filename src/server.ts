@@ -45,21 +45,23 @@ async function main() {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
-  let address: AddressInfo;
+  // For the container's health check, which cannot see the flags this process was started with.
+  // Written on 'listening', before the start line, so that whoever waits for that line finds it.
+  const file = listenUrlFile();
+  service.httpServer.once('listening', () => {
+    try {
+      process.once('exit', publishListenUrl(file, localUrl(service.httpServer.address() as AddressInfo, options.https)));
+    } catch (error) {
+      logger.warn({ err: error, file }, 'Cannot write the listen URL: the health check falls back to the port and HTTPS variables');
+    }
+  });
   try {
-    address = await service.listen();
+    await service.listen();
   } catch (error) {
     // The look-up says what failed; its stack would say nothing more.
     if (error instanceof ConsulLookupError) logger.fatal(error.message);
     else logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
     process.exit(1);
-  }
-  // For the container's health check, which cannot see the flags this process was started with.
-  const file = listenUrlFile();
-  try {
-    process.once('exit', publishListenUrl(file, localUrl(address, options.https)));
-  } catch (error) {
-    logger.warn({ err: error, file }, 'Cannot write the listen URL: the health check falls back to the port and HTTPS variables');
   }
 }
 
