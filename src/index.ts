@@ -6,5 +6,5 @@ export { createLogger, formatPlatformLine } from './logger';
 export type { LoggerOptions } from './logger';
 export { DEFAULT_OPTIONS, OPTION_SPECS, OptionError, envName, resolveOptions } from './options';
 export type { LogFormat, ServiceOptions } from './options';
-export { loadOrCreateCertificate } from './tls';
+export { loadOrCreateCertificate, TlsFileError } from './tls';
 export * from './events';

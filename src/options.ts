@@ -106,7 +106,7 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   port: { alias: 'p', group: 'server', type: 'integer', default: 3000, range: [0, 65535], describe: 'TCP port to listen on (0 picks a free one)' },
   host: { group: 'server', type: 'string', default: '0.0.0.0', describe: 'address to bind (0.0.0.0 for every IPv4 interface, :: for IPv6 too)' },
   path: { group: 'server', type: 'string', default: '/socket.io', describe: 'URL path of the Socket.IO endpoint, for deployments under a prefix' },
-  https: { alias: 'S', group: 'tls', type: 'boolean', default: false, describe: 'serve HTTPS/WSS; a self-signed pair is generated when key or cert is missing' },
+  https: { alias: 'S', group: 'tls', type: 'boolean', default: false, describe: 'serve HTTPS/WSS; a self-signed pair is generated when both default certs/ files are missing' },
   key: { group: 'tls', type: 'string', default: path.join(CERT_DIR, 'server.pem'), describe: 'TLS private key file (PEM) used with --https' },
   cert: { group: 'tls', type: 'string', default: path.join(CERT_DIR, 'server.crt'), describe: 'TLS certificate file (PEM) used with --https' },
   // Unset: a single node, in memory.

@@ -4,7 +4,8 @@ import { hideBin } from 'yargs/helpers';
 import { parseCommandLine, type CommandLine } from './command-line';
 import { listenUrlFile, localUrl, publishListenUrl } from './listen-url';
 import { createLogger } from './logger';
-import { OptionError, printableConfig } from './options';
+import path from 'node:path';
+import { DEFAULT_OPTIONS, OptionError, printableConfig } from './options';
 
 const EXIT_USAGE = 2;
 
@@ -15,6 +16,22 @@ function readOptions(): CommandLine {
     if (!(error instanceof OptionError)) throw error;
     process.stderr.write(`websocket-service: ${error.message}\n`);
     process.exit(EXIT_USAGE);
+  }
+}
+
+/** One line for a failed listen, with what to change: its stack would say nothing more. */
+function listenFailure(error: NodeJS.ErrnoException & { port?: number; address?: string }, metricsPort: number): string {
+  const where = `${error.address ?? '?'}:${error.port ?? '?'}`;
+  const flag = metricsPort > 0 && error.port === metricsPort ? '--metrics-port (WEBSOCKET_SERVICE_METRICS_PORT)' : '--port (WEBSOCKET_SERVICE_PORT)';
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `Cannot listen on ${where}: the port is in use by another process; choose another with ${flag}`;
+    case 'EACCES':
+      return `Cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with ${flag}`;
+    case 'EADDRNOTAVAIL':
+      return `Cannot listen on ${where}: ${error.address} is not an address of this machine; check --host (WEBSOCKET_SERVICE_HOST)`;
+    default:
+      return `Cannot listen on ${where}: ${error.message}`;
   }
 }
 
@@ -29,7 +46,9 @@ async function main() {
   const [{ createServer }, { loadOrCreateCertificate }, { ConsulLookupError }] = await Promise.all([import('./create-server'), import('./tls'), import('./cluster')]);
   const logger = createLogger({ format: options.logFormat, level: options.logLevel, source: process.env.LOG_NAME });
   for (const warning of warnings) logger.warn(warning);
-  const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger) : undefined;
+  // Only the default certs/ pair is generated when missing; a path an operator chose must exist.
+  const generate = path.resolve(options.key) === DEFAULT_OPTIONS.key && path.resolve(options.cert) === DEFAULT_OPTIONS.cert;
+  const tls = options.https ? await loadOrCreateCertificate(options.key, options.cert, logger, { generate }) : undefined;
   const service = createServer({ ...options, tls }, { logger });
 
   const shutdown = (signal: NodeJS.Signals) => {
@@ -59,8 +78,7 @@ async function main() {
     await service.listen();
   } catch (error) {
     // The look-up says what failed; its stack would say nothing more.
-    if (error instanceof ConsulLookupError) logger.fatal(error.message);
-    else logger.fatal({ err: error }, `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+    logger.fatal(error instanceof ConsulLookupError ? error.message : listenFailure(error as NodeJS.ErrnoException & { port?: number; address?: string }, options.metricsPort));
     process.exit(1);
   }
 }

@@ -286,9 +286,9 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** Runs `node dist/server.js` on a free loopback port and waits for its start line; killed after the test. */
-export function startCli(args: string[], env: Record<string, string> = {}): Promise<CliServer> {
-  const child = spawn(process.execPath, [SERVER_CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+/** Runs `node dist/server.js` (or `script`) on a free loopback port and waits for its start line; killed after the test. */
+export function startCli(args: string[], env: Record<string, string> = {}, script = SERVER_CLI): Promise<CliServer> {
+  const child = spawn(process.execPath, [script, '--host', '127.0.0.1', '--port', '0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -80,7 +80,7 @@ describe('websocket-service-cli', { timeout: 60_000 }, () => {
     let dir: string;
     beforeAll(async () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-cli-tls-'));
-      tls = await loadOrCreateCertificate(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'), pino({ level: 'silent' }));
+      tls = await loadOrCreateCertificate(path.join(dir, 'key.pem'), path.join(dir, 'cert.pem'), pino({ level: 'silent' }), { generate: true });
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

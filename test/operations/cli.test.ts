@@ -1,11 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { loadOrCreateCertificate } from '../../src';
 import { startLine } from '../../src/create-server';
 import { resolveOptions } from '../../src/options';
 import { connect, json, SERVER_CLI, startCli } from '../helpers';
+
+const ROOT = path.resolve(__dirname, '../..');
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [SERVER_CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10_000 });
@@ -109,12 +114,48 @@ describe('command line', () => {
   });
 });
 
+describe('listen failures', () => {
+  it('says in one line, without a stack, which port is taken and which flag moves it', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+    try {
+      for (const [args, flag] of [
+        [['--port', String(port)], '--port (WEBSOCKET_SERVICE_PORT)'],
+        [['--port', '0', '--metrics-port', String(port)], '--metrics-port (WEBSOCKET_SERVICE_METRICS_PORT)'],
+      ] as const) {
+        const result = run(['--host', '127.0.0.1', ...args]);
+        expect(result.status).toBe(1);
+        const lines = (result.stdout + result.stderr).trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(JSON.parse(lines[0])).toEqual({
+          level: 60,
+          time: expect.any(Number),
+          msg: `Cannot listen on 127.0.0.1:${port}: the port is in use by another process; choose another with ${flag}`,
+        });
+      }
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe('--https', () => {
-  it('generates a self-signed pair when missing, keeps the key private, and serves wss and https', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-certs-'));
-    const key = path.join(dir, 'server.pem');
-    const cert = path.join(dir, 'server.crt');
-    const server = await startCli(['--https', '--key', key, '--cert', cert]);
+  /** A copy of dist/ beside its own empty certs/, as in a fresh checkout or the image. */
+  function freshInstall(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-install-'));
+    fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+    return dir;
+  }
+
+  it('generates a self-signed pair at the default certs/ paths when both are missing, keeps the key private, and serves wss and https', async () => {
+    const dir = freshInstall();
+    const script = path.join(dir, 'dist', 'server.js');
+    const key = path.join(dir, 'certs', 'server.pem');
+    const cert = path.join(dir, 'certs', 'server.crt');
+    const server = await startCli(['--https'], {}, script);
     expect(server.lines.some((line) => line.includes('Generated a self-signed certificate'))).toBe(true);
     expect(fs.statSync(key).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(cert, 'utf8')).toContain('BEGIN CERTIFICATE');
@@ -128,9 +169,41 @@ describe('--https', () => {
 
     server.child.kill('SIGTERM');
     await server.exited;
-    const again = await startCli(['-S', '--key', key, '--cert', cert]);
+    const again = await startCli(['-S'], {}, script);
     expect(again.lines.some((line) => line.includes('Generated'))).toBe(false);
     expect(again.lines.some((line) => line.includes(`listening on https://127.0.0.1:${again.port}`))).toBe(true);
+
+    // The same pair, named explicitly, is read as it is.
+    const explicit = await startCli(['-S', '--key', key, '--cert', cert]);
+    const client = await connect('v2', `https://127.0.0.1:${explicit.port}`, '/layout', { rejectUnauthorized: false });
+    expect(await client.request('JOIN', json({ room: 'secure', name: 'phone' }))).toEqual([]);
+  });
+
+  it('stops with exit 1 and one line naming the file when an explicit --key or --cert is missing, unreadable, not PEM or not a pair', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-certs-'));
+    const silent = pino({ level: 'silent' });
+    const a = { key: path.join(dir, 'a.key'), cert: path.join(dir, 'a.crt') };
+    const b = { key: path.join(dir, 'b.key'), cert: path.join(dir, 'b.crt') };
+    await loadOrCreateCertificate(a.key, a.cert, silent, { generate: true });
+    await loadOrCreateCertificate(b.key, b.cert, silent, { generate: true });
+    const missing = path.join(dir, 'typo', 'server.pem');
+    const text = path.join(dir, 'notes.txt');
+    fs.writeFileSync(text, 'not a certificate\n');
+
+    const cases: [string, string, string][] = [
+      [missing, a.cert, `--key ${missing}: no such file`],
+      [a.key, missing, `--cert ${missing}: no such file`],
+      [dir, a.cert, `--key ${dir}: is a directory`],
+      [text, a.cert, `--key ${text}: not a PEM private key (or one protected by a passphrase)`],
+      [a.key, text, `--cert ${text}: not a PEM certificate`],
+      [a.key, b.cert, `--cert ${b.cert}: does not match the key in ${a.key}`],
+    ];
+    for (const [key, cert, reason] of cases) {
+      const result = run(['--https', '--host', '127.0.0.1', '--port', '0', '--key', key, '--cert', cert]);
+      expect({ status: result.status, stderr: result.stderr, stdout: result.stdout }, reason).toEqual({ status: 1, stderr: `websocket-service: ${reason}\n`, stdout: '' });
+    }
+    // Nothing was written for the operator's typo.
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
   });
 });
 
