@@ -55,6 +55,12 @@ export const REFUSALS = {
   unknown_peer: row({ metric: 'unknown_peer', reply: 'ERROR', text: (to: string, lobby: string) => `peer ${to} is not in lobby ${lobby}`, when: 'RTCSIGNAL to a peer id that is not in the sender\'s lobby' }),
   already_in_lobby: row({ metric: 'wrong_lobby', reply: 'ack', text: (lobby: string) => `already in lobby ${lobby}: LEAVE it first`, when: '`/lobby` JOIN from a socket already in a lobby' }),
   not_that_lobby: row({ metric: 'wrong_lobby', reply: 'ack', text: (lobby: string) => `not in lobby ${lobby}`, when: '`/lobby` LEAVE of a lobby the socket is not in' }),
+  observer_read_only: row({
+    metric: 'observer_read_only',
+    reply: 'ERROR',
+    text: () => 'the console watches this namespace and cannot send on it',
+    when: 'the console page (an observer) sends on `/lobby` or `/trigger`, where it only watches',
+  }),
   lobby_id_required: row({
     metric: 'lobby_id_required',
     reply: 'connect_error',

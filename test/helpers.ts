@@ -86,6 +86,8 @@ export interface ClientOptions {
   /** Don't wait for the namespace connection (to see it refused). */
   lazy?: boolean;
   rejectUnauthorized?: boolean;
+  /** Socket.IO `auth` (4.x clients only: older ones have no such field). */
+  auth?: Record<string, unknown>;
 }
 
 /** One client of any generation, with its incoming events queued for the test to read. */
@@ -211,7 +213,8 @@ export class TestClient {
 
 /** Connects a client of `version` to `url` + `nsp`, waiting for the namespace connection. */
 export async function connect(version: ClientVersion, url: string, nsp: string, options: ClientOptions = {}): Promise<TestClient> {
-  const { transport = 'websocket', query, path, extraHeaders, lazy, rejectUnauthorized } = options;
+  const { transport = 'websocket', query, path, extraHeaders, lazy, rejectUnauthorized, auth } = options;
+  if (auth && version !== 'v4') throw new Error('only 4.x clients send auth');
   const common = {
     forceNew: true,
     multiplex: false,
@@ -223,7 +226,7 @@ export async function connect(version: ClientVersion, url: string, nsp: string, 
   };
   let socket: SocketV4 | LegacySocket;
   if (version === 'v4') {
-    socket = ioV4(url + nsp, { ...common, query });
+    socket = ioV4(url + nsp, { ...common, query, ...(auth ? { auth } : {}) });
   } else {
     const search = query ? '?' + new URLSearchParams(query).toString() : '';
     socket = (version === 'v1' ? ioV1 : ioV2)(url + nsp + search, common);

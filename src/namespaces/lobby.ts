@@ -5,7 +5,7 @@ import type { LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, So
 import { field, idReader, requireObject } from '../protocol';
 import { peerKey, roomKey } from '../rooms';
 import { membersOf } from './members';
-import { ackOf, publicId, verbKit, type NamespaceDeps } from './verb';
+import { ackOf, publicId, unlessObserver, verbKit, type NamespaceDeps } from './verb';
 
 export type LobbyNamespace = Namespace<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
 type LobbySocket = Socket<LobbyClientToServerEvents, LobbyServerToClientEvents, NoEvents, SocketData>;
@@ -58,14 +58,14 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     logger.debug({ socket: publicId(socket), room: lobby }, 'JOIN');
   };
 
-  const join = async (socket: LobbySocket, id: unknown, ack: unknown) => {
+  const join = unlessObserver(async (socket: LobbySocket, id: unknown, ack: unknown) => {
     const lobby = readId(id, 'lobby id');
     if (socket.data.lobby !== undefined) return refuseByAck(socket, ack, refuse('already_in_lobby', socket.data.lobby));
     await enter(socket, lobby);
     ackOf(ack)();
-  };
+  });
 
-  const leave = async (socket: LobbySocket, id: unknown, ack: unknown) => {
+  const leave = unlessObserver(async (socket: LobbySocket, id: unknown, ack: unknown) => {
     const lobby = readId(id, 'lobby id');
     if (socket.data.lobby !== lobby) return refuseByAck(socket, ack, refuse('not_that_lobby', lobby));
     socket.data.lobby = undefined;
@@ -73,17 +73,17 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     nsp.to(roomKey(lobby)).emit('LEFT', publicId(socket));
     logger.debug({ socket: publicId(socket), room: lobby }, 'LEAVE');
     ackOf(ack)();
-  };
+  });
 
-  const broadcast = (socket: LobbySocket, payload: unknown) => {
+  const broadcast = unlessObserver((socket: LobbySocket, payload: unknown) => {
     const request = requireObject(payload, 'BROADCAST payload');
     const lobby = socket.data.lobby;
     if (lobby === undefined) throw refuse('not_in_lobby');
     nsp.to(roomKey(lobby)).emit('MESSAGE', { from: publicId(socket), message: field(request, 'message') });
     logger.debug({ socket: publicId(socket), room: lobby }, 'BROADCAST');
-  };
+  });
 
-  const rtcSignal = async (socket: LobbySocket, payload: unknown) => {
+  const rtcSignal = unlessObserver(async (socket: LobbySocket, payload: unknown) => {
     const signal = requireObject(payload, 'RTCSIGNAL payload');
     const to = readId(field(signal, 'to'), 'to');
     const lobby = socket.data.lobby;
@@ -94,6 +94,26 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     if (!peer || peer.data.id !== to || peer.data.lobby !== lobby) throw refuse('unknown_peer', to, lobby);
     peer.emit('RTCSIGNAL', { ...signal, to, from: publicId(socket) });
     logger.debug({ socket: publicId(socket), room: lobby, to }, 'RTCSIGNAL');
+  });
+
+  /** The ids of a lobby's peers but `socket`: those connected, on any node, and those that may come back. */
+  const peersOf = async (lobby: string, socket: LobbySocket): Promise<string[]> => {
+    const members = await membersOf(nsp, roomKey(lobby), logger);
+    const connected = members.flatMap((member) => (member.data.observer ? [] : [member.data.id]));
+    const pending = pendingMembers(nsp, roomKey(lobby)).flatMap((data) => (data.observer ? [] : [data.id as string]));
+    return [...connected, ...pending].filter((id) => id !== publicId(socket));
+  };
+
+  /**
+   * The console page watches a lobby without being one of its peers: it hears PEERS, JOINED, LEFT
+   * and MESSAGE, but nobody hears of it, it has no peer room to be signalled in, and it sends
+   * nothing. RTCSIGNAL stays between the two peers: it carries their network addresses.
+   */
+  const watch = async (socket: LobbySocket) => {
+    const lobby = socket.data.lobby as string;
+    await socket.join(roomKey(lobby));
+    socket.emit('PEERS', await peersOf(lobby, socket));
+    logger.debug({ socket: publicId(socket), room: lobby }, 'console watching');
   };
 
   nsp.on('connection', async (socket: LobbySocket) => {
@@ -101,6 +121,7 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     on(socket, 'LEAVE', leave);
     on(socket, 'BROADCAST', broadcast);
     on(socket, 'RTCSIGNAL', rtcSignal);
+    if (socket.data.observer) return watch(socket);
     socket.on('disconnect', () => {
       // A peer that may come back stays a member: LEFT waits until it will not (onSessionLost).
       if (socket.data.lobby !== undefined && !awaitsRecovery(socket)) nsp.to(roomKey(socket.data.lobby)).emit('LEFT', publicId(socket));
@@ -111,12 +132,10 @@ export function registerLobby(io: Server, deps: NamespaceDeps): LobbyNamespace {
     const lobby = socket.data.lobby as string;
     await socket.join(peerKey(publicId(socket)));
     await enter(socket, lobby);
-    const members = await membersOf(nsp, roomKey(lobby), logger);
-    const peers = [...members.map((member) => member.data.id), ...pendingMembers(nsp, roomKey(lobby)).map((data) => data.id as string)];
-    socket.emit('PEERS', peers.filter((id) => id !== publicId(socket)));
+    socket.emit('PEERS', await peersOf(lobby, socket));
   });
   onSessionLost(nsp, (data) => {
-    if (typeof data.lobby === 'string') nsp.to(roomKey(data.lobby)).emit('LEFT', data.id as string);
+    if (typeof data.lobby === 'string' && !data.observer) nsp.to(roomKey(data.lobby)).emit('LEFT', data.id as string);
   });
   return nsp;
 }

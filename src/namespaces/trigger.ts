@@ -2,7 +2,7 @@ import type { Namespace, Server, Socket } from 'socket.io';
 import type { NoEvents, SocketData, TriggerClientToServerEvents, TriggerServerToClientEvents } from '../events';
 import { idReader } from '../protocol';
 import { joinWithinLimit, roomKey } from '../rooms';
-import { ackOf, publicId, verbKit, type Handler, type NamespaceDeps } from './verb';
+import { ackOf, publicId, unlessObserver, verbKit, type Handler, type NamespaceDeps } from './verb';
 
 export type TriggerNamespace = Namespace<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
 type TriggerSocket = Socket<TriggerClientToServerEvents, TriggerServerToClientEvents, NoEvents, SocketData>;
@@ -38,11 +38,12 @@ export function registerTrigger(io: Server, deps: NamespaceDeps): TriggerNamespa
 
   const forwards = Object.entries(FORWARDS).map(([incoming, outgoing]): [keyof typeof FORWARDS, Handler<TriggerSocket>] => [
     incoming as keyof typeof FORWARDS,
-    (socket, id, data) => {
+    // The console page joins rooms here to watch what goes by; it does not send.
+    unlessObserver((socket, id, data) => {
       const room = readId(id, 'room');
       socket.to(roomKey(room)).emit(outgoing, data);
       log(socket, incoming, room);
-    },
+    }),
   ]);
 
   nsp.on('connection', (socket: TriggerSocket) => {

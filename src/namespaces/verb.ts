@@ -11,7 +11,7 @@
  * - counts the verb.
  */
 import type { Namespace, Socket } from 'socket.io';
-import { Refusal } from '../errors';
+import { refuse, Refusal } from '../errors';
 import type { ErrorReply } from '../events';
 import type { Limits } from '../limits';
 import type { Logger } from '../logger';
@@ -30,6 +30,17 @@ type AnySocket = Socket<any, any, any, any>;
 
 /** A verb's handler: the socket it came from, then what the client sent. */
 export type Handler<S extends AnySocket> = (socket: S, ...args: unknown[]) => void | Promise<void>;
+
+/**
+ * `handler`, refused with `observer_read_only` for the console's sockets, which watch a namespace
+ * without taking part.
+ */
+export function unlessObserver<S extends AnySocket>(handler: Handler<S>): Handler<S> {
+  return (socket, ...args) => {
+    if (socket.data.observer) throw refuse('observer_read_only');
+    return handler(socket, ...args);
+  };
+}
 
 /** The acknowledgement callback if the client asked for one. */
 export function ackOf(candidate: unknown): (...args: unknown[]) => void {
@@ -51,7 +62,7 @@ const inFlight = new WeakMap<AnySocket, Promise<void>>();
  */
 export function verbKit<S extends AnySocket, E extends string>(nsp: Namespace<any, any, any, any>, deps: NamespaceDeps) {
   const { logger, metrics } = deps;
-  const listeners = new Map<string, (this: S, ...args: unknown[]) => void>();
+  const listeners = new Map<string, { handler: Handler<S>; listener: (this: S, ...args: unknown[]) => void }>();
 
   const listenerFor = (event: E, handler: Handler<S>) => {
     const counted = metrics.received(nsp.name, event);
@@ -91,12 +102,15 @@ export function verbKit<S extends AnySocket, E extends string>(nsp: Namespace<an
   };
 
   return function on(socket: S, event: E, handler: Handler<S>): void {
-    let listener = listeners.get(event);
-    if (!listener) {
-      listener = listenerFor(event, handler);
-      listeners.set(event, listener);
+    let registered = listeners.get(event);
+    if (!registered) {
+      registered = { handler, listener: listenerFor(event, handler) };
+      listeners.set(event, registered);
     }
+    // One listener serves every socket, so a handler that differs per socket would be silently
+    // ignored: a handler decides from the socket it is given, never by being chosen per socket.
+    if (registered.handler !== handler) throw new Error(`${nsp.name} ${event}: one handler per event, shared by all sockets`);
     // Socket.IO's typings want a listener of the socket's own event map; this one fits them all.
-    (socket as AnySocket).on(event as string, listener);
+    (socket as AnySocket).on(event as string, registered.listener);
   };
 }

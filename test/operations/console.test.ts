@@ -198,6 +198,14 @@ async function joinFromPage(page: Page, nsp: string, room: string, name: string)
   await page.locator('#joined .chip', { hasText: room }).waitFor({ timeout: UI_TIMEOUT });
 }
 
+async function watchFromPage(page: Page, nsp: string, room: string) {
+  await page.locator(`input[name="nsp"][value="${nsp}"]`).check();
+  await page.locator('#conn[data-state="ok"]').waitFor({ timeout: UI_TIMEOUT });
+  await page.fill('#room', room);
+  await page.press('#room', 'Enter');
+  await page.locator('#joined .chip', { hasText: room }).waitFor({ timeout: UI_TIMEOUT });
+}
+
 describe.skipIf(skipBrowserSuite('console.test.ts'))('console page in Chromium', () => {
   let chromium: Chromium;
   let server: TestServer;
@@ -277,6 +285,49 @@ describe.skipIf(skipBrowserSuite('console.test.ts'))('console page in Chromium',
     expect(await page.textContent('.ns[data-nsp="/layout"] .ns-count')).toBe('2 connections');
 
     expect(outside).toEqual([]);
+    expect(pageErrors(page)).toEqual([]);
+  });
+
+  it('watches /lobby and /trigger read-only, and no peer hears of it', async () => {
+    const first = await connect('v2', server.url, '/lobby', { query: { lobbyId: 'watch-party' } });
+    const firstId = (await first.nextValue('JOINED')) as string;
+    await first.nextValue('PEERS');
+
+    const page = await openConsole(context, server.url);
+    await watchFromPage(page, '/lobby', 'watch-party');
+    expect(await page.textContent('#join')).toBe('Watch');
+    expect(await page.isVisible('#composer')).toBe(false);
+    expect(await page.isVisible('#name')).toBe(false);
+    const peers = page.locator('.entry.clients', { hasText: 'peer' });
+    await peers.waitFor({ timeout: UI_TIMEOUT });
+    expect(await peers.locator('.entry-text').textContent()).toBe(`1 peer: ${firstId}`);
+
+    // A newcomer is announced to the page; the page is in nobody's PEERS and nobody hears of it.
+    const second = await connect('v4', server.url, '/lobby', { query: { lobbyId: 'watch-party' } });
+    const secondId = (await second.nextValue('JOINED')) as string;
+    expect(await second.nextValue('PEERS')).toEqual([firstId]);
+    expect(await first.nextValue('JOINED')).toBe(secondId);
+    await page.locator('.entry.info', { hasText: secondId }).waitFor({ timeout: UI_TIMEOUT });
+    first.emit('BROADCAST', { message: { cue: 'start' } });
+    const message = page.locator('.entry.in', { hasText: firstId });
+    await message.waitFor({ timeout: UI_TIMEOUT });
+    expect(await message.locator('pre.json').textContent()).toBe(JSON.stringify({ cue: 'start' }, null, 2));
+
+    // /trigger: the page joins the room and sees what the editor sends the timeline service.
+    const timeline = await connect('v2', server.url, '/trigger');
+    await timeline.request('JOIN', 'timeline-9');
+    const editor = await connect('v1', server.url, '/trigger');
+    await watchFromPage(page, '/trigger', 'timeline-9');
+    editor.emit('BROADCAST_UPDATES', 'timeline-9', { clock: 12.5 });
+    expect(await timeline.nextValue('UPDATES')).toEqual({ clock: 12.5 });
+    const update = page.locator('.entry.in', { hasText: 'updates' });
+    await update.waitFor({ timeout: UI_TIMEOUT });
+    expect(await update.locator('pre.json').textContent()).toBe(JSON.stringify({ clock: 12.5 }, null, 2));
+
+    // Leaving the lobby (by switching namespace) was as silent as entering it.
+    expect(await first.drain('JOINED')).toEqual([]);
+    expect(await first.drain('LEFT')).toEqual([]);
+    expect(await second.drain('LEFT')).toEqual([]);
     expect(pageErrors(page)).toEqual([]);
   });
 

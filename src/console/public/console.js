@@ -1,6 +1,7 @@
 // websocket-service console: plain browser JavaScript, no build step. It talks to the service
 // that serves it: Socket.IO (the client from <socket path>/socket.io.js) for JOIN, LEAVE, NOTIFY
-// and CLIENTS, GET api/state for the live overview, POST /bus-message for the bus.
+// and CLIENTS, GET api/state for the live overview, POST /bus-message for the bus. /lobby and
+// /trigger are watched read-only: the server lets the console's socket hear, not send, there.
 (function () {
   'use strict';
 
@@ -12,6 +13,8 @@
   var MAX_CHIPS = 40;
   var MAX_SHOWN_CHARS = 20000; // of one pretty-printed message
   var ROOM_NAMESPACES = ['/layout', '/bus'];
+  var WATCH_NAMESPACES = ['/lobby', '/trigger'];
+  var TRIGGER_EVENTS = ['EVENTS', 'UPDATES', 'STATUS'];
   var TOKEN_REFUSED = 'unauthorized';
 
   var $ = function (id) { return document.getElementById(id); };
@@ -21,7 +24,8 @@
     log: $('log'), logEmpty: $('log-empty'), count: $('event-count'), filter: $('filter'),
     pause: $('pause'), clear: $('clear'), pausedBanner: $('paused-banner'),
     joinForm: $('join-form'), room: $('room'), name: $('name'), roomList: $('room-list'),
-    clients: $('clients'), joined: $('joined'),
+    clients: $('clients'), joined: $('joined'), join: $('join'), nameField: $('name-field'), watchNote: $('watch-note'),
+    composer: $('composer'),
     sendForm: $('send-form'), message: $('message'), jsonStatus: $('json-status'), format: $('format'),
     send: $('send'), target: $('target'), publishTokenRow: $('publish-token-row'), publishToken: $('publish-token'),
     tokenDialog: $('token-dialog'), tokenForm: $('token-form'), token: $('token'), tokenError: $('token-error'),
@@ -226,28 +230,43 @@
   }
 
   var savedNsp = store.get('localStorage', 'nsp');
-  if (ROOM_NAMESPACES.indexOf(savedNsp) !== -1) document.querySelector('input[name="nsp"][value="' + savedNsp + '"]').checked = true;
+  if (ROOM_NAMESPACES.indexOf(savedNsp) !== -1 || WATCH_NAMESPACES.indexOf(savedNsp) !== -1) document.querySelector('input[name="nsp"][value="' + savedNsp + '"]').checked = true;
   els.room.value = store.get('localStorage', 'room') || '';
   els.name.value = store.get('localStorage', 'name') || 'console-' + Math.random().toString(16).slice(2, 6);
 
-  var joinedRooms = [];  // rooms this page's socket is in, in the current namespace
+  var joinedRooms = [];  // rooms this page's socket is in (or, on /lobby, the lobby it watches)
   var myName = null;     // the name of our last acknowledged JOIN
+
+  /** On /lobby and /trigger the page only watches. */
+  function watching() { return WATCH_NAMESPACES.indexOf(currentNsp()) !== -1; }
+
+  function renderWatch() {
+    var watch = watching();
+    els.nameField.hidden = watch;
+    els.name.required = !watch;
+    els.clients.hidden = watch;
+    els.composer.hidden = watch;
+    els.watchNote.hidden = !watch;
+    els.join.textContent = watch ? 'Watch' : 'Join';
+  }
 
   function renderJoined() {
     els.joined.textContent = '';
     if (!joinedRooms.length) return;
     els.joined.appendChild(document.createTextNode('In '));
+    if (watching()) els.joined.firstChild.textContent = 'Watching ';
     joinedRooms.forEach(function (room) {
       var chip = el('span', 'chip joined-room', room);
       var leave = el('button', '', '×');
+      var verb = watching() ? 'Stop watching ' : 'Leave ';
       leave.type = 'button';
-      leave.title = 'Leave ' + room;
-      leave.setAttribute('aria-label', 'Leave ' + room);
+      leave.title = verb + room;
+      leave.setAttribute('aria-label', verb + room);
       leave.addEventListener('click', function () { leaveRoom(room); });
       chip.appendChild(leave);
       els.joined.appendChild(chip);
     });
-    els.joined.appendChild(document.createTextNode(' as ' + myName));
+    if (!watching()) els.joined.appendChild(document.createTextNode(' as ' + myName));
   }
 
   function renderTarget() {
@@ -270,6 +289,7 @@
     if (joinedRooms.length) addEntry('info', { badge: 'info', text: 'Left ' + joinedRooms.join(', ') + ' (switched to ' + currentNsp() + ')' });
     joinedRooms = [];
     myName = null;
+    renderWatch();
     renderJoined();
     connect();
     renderTarget();
@@ -315,15 +335,24 @@
       return;
     }
     var nsp = currentNsp();
+    // A lobby is chosen in the handshake: the page connects once it knows which one to watch.
+    if (nsp === '/lobby' && !joinedRooms.length) {
+      setConn('ok', 'Choose a lobby to watch');
+      return;
+    }
     setConn('busy', 'Connecting to ' + nsp + '…');
     // As the console, with its token: the page observes rooms, it is not listed as one of their clients.
-    socket = window.io(nsp, { path: SOCKET_PATH, forceNew: true, auth: { token: token, console: true } });
+    var options = { path: SOCKET_PATH, forceNew: true, auth: { token: token, console: true } };
+    if (nsp === '/lobby') options.query = { lobbyId: joinedRooms[0] };
+    socket = window.io(nsp, options);
 
     socket.on('connect', function () {
       tokenRejected = false;
       setConn('ok', 'Connected · ' + nsp);
       // The server forgets rooms on disconnect: after a reconnection, be where we were.
-      if (joinedRooms.length && myName) {
+      if (nsp === '/trigger' && joinedRooms.length) {
+        joinedRooms.forEach(function (room) { socket.emit('JOIN', room); });
+      } else if (joinedRooms.length && myName) {
         joinedRooms.forEach(function (room) { socket.emit('JOIN', JSON.stringify({ room: room, name: myName })); });
         addEntry('info', { badge: 'info', text: 'Reconnected: joined ' + joinedRooms.join(', ') + ' again' });
       }
@@ -354,14 +383,71 @@
         text: names.length ? plural(names.length, 'client') + ': ' + names.join(', ') : 'nobody in the room',
       });
     });
+    socket.on('PEERS', function (peers) {
+      peers = Array.isArray(peers) ? peers : [];
+      addEntry('clients', { badge: 'peers', room: joinedRooms[0], text: peers.length ? plural(peers.length, 'peer') + ': ' + peers.join(', ') : 'nobody in the lobby' });
+    });
+    socket.on('JOINED', function (id) { addEntry('info', { badge: 'joined', room: joinedRooms[0], text: String(id) }); });
+    socket.on('LEFT', function (id) { addEntry('info', { badge: 'left', room: joinedRooms[0], text: String(id) }); });
+    socket.on('MESSAGE', function (event) {
+      event = event || {};
+      addEntry('in', { badge: 'message', sender: String(event.from), room: joinedRooms[0], message: event.message });
+    });
+    TRIGGER_EVENTS.forEach(function (name) {
+      socket.on(name, function (data) { addEntry('in', { badge: name.toLowerCase(), message: data }); });
+    });
     socket.on('ERROR', function (error) {
       error = error || {};
       addEntry('error', { badge: 'error', text: (error.event ? error.event + ' refused: ' : '') + (error.message || 'refused') });
     });
   }
 
+  /** Watching: a lobby by connecting to it, a /trigger room by joining it (which nobody sees). */
+  function watchRoom(room) {
+    if (currentNsp() === '/lobby') {
+      joinedRooms = [room];
+      connect();
+      addEntry('info', { badge: 'watching', room: room });
+      renderJoined();
+      return;
+    }
+    if (!socket) return;
+    socket.timeout(5000).emit('JOIN', room, function (error) {
+      if (error) {
+        addEntry('error', { badge: 'error', room: room, text: 'JOIN was not acknowledged' });
+        return;
+      }
+      if (joinedRooms.indexOf(room) === -1) joinedRooms.push(room);
+      addEntry('info', { badge: 'watching', room: room });
+      renderJoined();
+      poll();
+    });
+  }
+
+  function unwatchRoom(room) {
+    if (currentNsp() === '/lobby') {
+      joinedRooms = [];
+      connect();
+      addEntry('info', { badge: 'left', room: room });
+      renderJoined();
+      return;
+    }
+    if (!socket) return;
+    socket.timeout(5000).emit('LEAVE', room, function (error) {
+      if (error) {
+        addEntry('error', { badge: 'error', room: room, text: 'LEAVE was not acknowledged' });
+        return;
+      }
+      joinedRooms = joinedRooms.filter(function (r) { return r !== room; });
+      addEntry('info', { badge: 'left', room: room });
+      renderJoined();
+      poll();
+    });
+  }
+
   function joinRoom() {
     var room = requireRoom();
+    if (room && watching()) return watchRoom(room);
     var name = els.name.value.trim();
     if (!name) {
       els.name.setAttribute('aria-invalid', 'true');
@@ -383,6 +469,7 @@
   }
 
   function leaveRoom(room) {
+    if (watching()) return unwatchRoom(room);
     if (!socket) return;
     socket.timeout(5000).emit('LEAVE', JSON.stringify({ room: room }), function (error) {
       if (error) {
@@ -610,7 +697,7 @@
       head.appendChild(count);
       card.appendChild(head);
       if (ns.partial) card.appendChild(el('div', 'ns-warn', 'Other nodes did not answer: this node only'));
-      var interactive = ROOM_NAMESPACES.indexOf(ns.name) !== -1;
+      var interactive = ROOM_NAMESPACES.indexOf(ns.name) !== -1 || WATCH_NAMESPACES.indexOf(ns.name) !== -1;
       if (!ns.rooms.length) {
         card.appendChild(el('div', 'ns-empty', 'No rooms'));
       } else {
@@ -672,6 +759,7 @@
   // ---- start ----
 
   validate();
+  renderWatch();
   renderMode();
   renderJoined();
   updateCount();
