@@ -76,9 +76,17 @@ export interface EngineServerInternals {
   createTransport(name: string, req: IncomingMessage): unknown;
 }
 
-/** Socket.IO's server: the namespace table. */
+/** Socket.IO's server: the namespace table, and the parser module its clients decode with. */
 export interface ServerInternals {
   _nsps: Map<string, Namespace>;
+  _parser: { Decoder: new () => PacketDecoder };
+}
+
+/** socket.io-parser's Decoder: emits `decoded` for each whole packet added, at once. */
+export interface PacketDecoder {
+  add(part: unknown): void;
+  on(event: 'decoded', listener: (packet: DecodedPacket) => void): unknown;
+  destroy(): void;
 }
 
 /** A Socket.IO namespace socket: the hook every outgoing packet passes. */

@@ -45,15 +45,21 @@ export interface RecoveryStats {
 export type SessionLost = (data: Record<string, unknown>) => void;
 
 /** One logged event: what recovering sockets were sent, and to whom. */
-interface Entry {
+export interface Entry {
   nsp: string;
-  rooms: Set<string>;
-  except: Set<string> | undefined;
-  /** The event's arguments, its offset last; undefined once nobody needed it. */
-  data: unknown[] | undefined;
+  rooms: readonly string[];
+  except: readonly string[] | undefined;
+  /**
+   * The event as it was written, its offset last: strings and buffers, which the garbage
+   * collector does not walk, rather than the payload's objects; decoded again on recovery.
+   * Undefined when nobody needed it.
+   */
+  parts: unknown[] | undefined;
   bytes: number;
   at: number;
 }
+
+const NO_ROOMS: readonly string[] = [];
 
 /** A disconnected session that may come back. */
 interface Pending {
@@ -77,44 +83,64 @@ function encodedBytes(parts: unknown[]): number {
 }
 
 function shouldInclude(rooms: readonly string[], entry: Entry): boolean {
-  const included = entry.rooms.size === 0 || rooms.some((room) => entry.rooms.has(room));
-  return included && (!entry.except || rooms.every((room) => !entry.except!.has(room)));
+  const included = entry.rooms.length === 0 || rooms.some((room) => entry.rooms.includes(room));
+  return included && (!entry.except || rooms.every((room) => !entry.except!.includes(room)));
 }
 
-/** The log of events the recovering sockets were sent, in order; entry `i` has sequence `base + i`. */
-class EventLog {
-  entries: Entry[] = [];
+/** Entries dropped from the front of the log before its array is compacted. */
+const COMPACT_AFTER = 4096;
+
+/**
+ * The log of events the recovering sockets were sent, in order; sequence `base + i` is the `i`th
+ * live entry. Dropping from the front moves a start index: at the byte cap every new event drops
+ * an old one, and shifting an array of hundreds of thousands of entries each time would cost more
+ * than the event itself.
+ */
+export class EventLog {
+  private entries: Entry[] = [];
+  private head = 0;
   base = 0;
   bytes = 0;
   constructor(
-    private readonly limits: RecoveryLimits,
+    private readonly limits: Pick<RecoveryLimits, 'windowMs' | 'totalBytes'>,
     private readonly evicted: (nextSeq: number) => void,
   ) {}
 
   get next(): number {
-    return this.base + this.entries.length;
+    return this.base + this.entries.length - this.head;
   }
 
-  push(entry: Entry): number {
+  /** The entry of sequence number `seq`, if the log still holds it. */
+  at(seq: number): Entry | undefined {
+    return seq >= this.base ? this.entries[this.head + seq - this.base] : undefined;
+  }
+
+  append(entry: Entry): void {
     this.entries.push(entry);
-    this.bytes += entry.bytes;
-    this.prune(entry.at);
-    return this.next - 1;
+  }
+
+  /** Takes back the last entry, appended for a broadcast that nobody needed kept. */
+  retract(entry: Entry): void {
+    if (this.entries.length > this.head && this.entries[this.entries.length - 1] === entry) this.entries.pop();
   }
 
   /** Drops what is older than the window, then the oldest while over the byte cap. */
   prune(now: number): void {
     const expired = now - this.limits.windowMs;
-    let drop = 0;
+    const start = this.head;
     let overCap = false;
-    while (drop < this.entries.length && (this.entries[drop].at < expired || this.bytes > this.limits.totalBytes)) {
-      if (this.entries[drop].at >= expired) overCap = true;
-      this.bytes -= this.entries[drop].bytes;
-      drop++;
+    while (this.head < this.entries.length && (this.entries[this.head].at < expired || this.bytes > this.limits.totalBytes)) {
+      const entry = this.entries[this.head];
+      if (entry.at >= expired) overCap = true;
+      this.bytes -= entry.bytes;
+      this.entries[this.head++] = undefined as unknown as Entry;
     }
-    if (drop === 0) return;
-    this.entries.splice(0, drop);
-    this.base += drop;
+    if (this.head === start) return;
+    this.base += this.head - start;
+    if (this.head >= COMPACT_AFTER && this.head * 2 >= this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
     if (overCap) this.evicted(this.base);
   }
 }
@@ -172,10 +198,10 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
       const markedOpts: AdapterPacketOptions = { ...plainOpts };
       const at = Date.now();
       // Logged first so that its sequence number, the offset, is known; dropped if nobody needs it.
-      const entry: Entry = { nsp: this.nsp.name, rooms: opts.rooms, except: opts.except, data: undefined, bytes: 0, at };
+      const entry: Entry = { nsp: this.nsp.name, rooms: NO_ROOMS, except: undefined, parts: undefined, bytes: 0, at };
       const seq = log.next;
       const marked = { ...packet, data: [...packet.data, String(seq)] };
-      log.entries.push(entry);
+      log.append(entry);
       let plainParts: unknown[] | undefined;
       let markedParts: unknown[] | undefined;
       internals.apply(opts, (socket: Socket) => {
@@ -191,11 +217,13 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
       });
       const missed = this.pendingFor(opts);
       if (!markedParts && missed.length === 0) {
-        if (log.entries[log.entries.length - 1] === entry) log.entries.pop();
+        log.retract(entry);
         return;
       }
       markedParts ??= internals._encode(marked, markedOpts);
-      entry.data = marked.data;
+      if (opts.rooms.size > 0) entry.rooms = [...opts.rooms];
+      if (opts.except && opts.except.size > 0) entry.except = [...opts.except];
+      entry.parts = markedParts;
       entry.bytes = encodedBytes(markedParts);
       log.bytes += entry.bytes;
       for (const pending of missed) {
@@ -263,11 +291,23 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
       this.forget(pending);
       count(this.nsp.name, 'recovered');
       const missedPackets: unknown[][] = [];
-      for (let i = seq + 1 - log.base; i < log.entries.length; i++) {
-        const entry = log.entries[i];
-        if (entry.data && entry.nsp === this.nsp.name && shouldInclude(pending.session.rooms, entry)) missedPackets.push(entry.data);
+      for (let next = seq + 1; next < log.next; next++) {
+        const entry = log.at(next)!;
+        if (entry.parts && entry.nsp === this.nsp.name && shouldInclude(pending.session.rooms, entry)) missedPackets.push(this.decode(entry.parts));
       }
       return Promise.resolve({ ...pending.session, missedPackets });
+    }
+
+    /** An event's arguments, from the frame it was written as. */
+    private decode(parts: unknown[]): unknown[] {
+      const decoder = new (serverOf(this.nsp.server)._parser.Decoder)();
+      let data: unknown[] = [];
+      decoder.on('decoded', (packet) => {
+        data = packet.data as unknown[];
+      });
+      for (const part of parts) decoder.add(part);
+      decoder.destroy();
+      return data;
     }
 
     /** Sessions that missed an event the byte cap pushed out of the log cannot be made whole. */

@@ -156,6 +156,44 @@ describe('connection-state recovery', () => {
     expect(metrics).toMatch(/websocket_recovery_sessions_total\{namespace="\/layout",outcome="session_cap"\} 1/);
   });
 
+  it('recovers from a log that drops an old event for every new one at --recovery-total-bytes, and counts a session whose events it dropped', async () => {
+    const server = await startServer({ recoveryTotalBytes: 65_536 });
+    const tv = await recoverable(server, '/layout');
+    const listener = await connect('v4', server.url, '/layout');
+    const other = await connect('v4', server.url, '/layout');
+    await within(new Promise((resolve) => tv.socket.emit('JOIN', { room: 'r', name: 'tv' }, resolve)), 'JOIN acked');
+    await listener.request('JOIN', { room: 'noise', name: 'listener' });
+    /** Fills the log with `count` events for the listener's room, several times over its cap. */
+    const noise = async (count: number) => {
+      for (let i = 0; i < count; i++) other.emit('NOTIFY', { room: 'noise', message: i });
+      other.emit('CLIENTS', { room: 'noise' });
+      await other.nextValue('CLIENTS');
+    };
+    await noise(6000);
+    other.emit('NOTIFY', { room: 'r', message: 0 });
+    await until(() => payloads(tv.events).length === 1, 'first EVENT');
+
+    await cut(server, tv.socket, '/layout');
+    for (const message of [1, 2, 3]) other.emit('NOTIFY', { room: 'r', message });
+    await noise(100);
+    await comeBack(tv.socket);
+    expect(tv.socket.recovered).toBe(true);
+    await until(() => payloads(tv.events).length === 4, 'missed EVENTs');
+    expect(payloads(tv.events)).toEqual([0, 1, 2, 3].map((message) => ({ sender: 'unknown', room: 'r', message })));
+
+    // Away while more than the cap went by: what it missed first is gone, so it starts afresh.
+    await cut(server, tv.socket, '/layout');
+    other.emit('NOTIFY', { room: 'r', message: 4 });
+    await noise(3000);
+    await comeBack(tv.socket);
+    expect(tv.socket.recovered).toBe(false);
+    await sleep(QUIET_PERIOD);
+    expect(payloads(tv.events)).toHaveLength(4);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/websocket_recovery_sessions_total\{namespace="\/layout",outcome="total_cap"\} 1/);
+    expect(metrics).toMatch(/websocket_recovery_sessions_total\{namespace="\/layout",outcome="recovered"\} 1/);
+  });
+
   it('sends the offset argument to 4.x clients only: a 2.x client and a raw Engine.IO v3 client see the frames of before', async () => {
     const server = await startServer();
     const v4 = await connect('v4', server.url, '/layout');
