@@ -204,7 +204,7 @@ describe('--https', () => {
     }
     // Nothing was written for the operator's typo.
     expect(fs.existsSync(path.dirname(missing))).toBe(false);
-  });
+  }, 60_000); // two RSA key pairs and six starts of the CLI, on a busy machine too
 });
 
 describe('start line', () => {
