@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Server } from 'socket.io';
+import { withPerRecipientOffsets, type AdapterFactory } from './engine';
 import type { Logger } from './logger';
-import { parseRedisTarget, type ServiceOptions } from './options';
+import { parseRedisTarget, type RedisMode, type ServiceOptions } from './options';
 
 /** One entry of Consul's `/v1/catalog/service/NAME` answer (the fields used here). */
 interface CatalogEntry {
@@ -127,37 +129,44 @@ function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> 
 
 type Listener = (...args: unknown[]) => void;
 type Method = (...args: unknown[]) => Promise<unknown>;
+type SubscriptionKind = 'subscribe' | 'psubscribe' | 'ssubscribe';
+const UNSUBSCRIBE = { subscribe: 'unsubscribe', psubscribe: 'punsubscribe', ssubscribe: 'sunsubscribe' } as const;
 
 /**
- * What the adapter holds in place of an ioredis client, for good, while the client behind it may
+ * What an adapter holds in place of an ioredis client, for good, while the client behind it may
  * be replaced: the adapter's listeners and subscriptions move to each new client. Its
  * subscription commands are fired without awaiting; their failure is reported instead of
- * becoming an unhandled rejection that would stop the process.
+ * becoming an unhandled rejection that would stop the process. `own` replaces commands of the
+ * client (the bounded publishes, `duplicate`).
  */
 class ClientSlot {
   readonly facade: Redis;
   private readonly listeners: [string | symbol, Listener][] = [];
-  private readonly channels = { subscribe: new Set<string>(), psubscribe: new Set<string>() };
+  private readonly channels: Record<SubscriptionKind, Set<string>> = { subscribe: new Set(), psubscribe: new Set(), ssubscribe: new Set() };
 
   constructor(
     public client: Redis,
     private readonly onFailure: (command: string, error: Error) => void,
-    publish?: (channel: string, message: string | Buffer) => Promise<unknown>,
+    replaced: Record<string, unknown> = {},
   ) {
     const own: Record<string | symbol, unknown> = {
       on: (event: string | symbol, listener: Listener) => this.on(event, listener),
       addListener: (event: string | symbol, listener: Listener) => this.on(event, listener),
       off: (event: string | symbol, listener: Listener) => this.off(event, listener),
       removeListener: (event: string | symbol, listener: Listener) => this.off(event, listener),
-      subscribe: (...args: unknown[]) => this.subscribe('subscribe', args, true),
-      psubscribe: (...args: unknown[]) => this.subscribe('psubscribe', args, true),
-      unsubscribe: (...args: unknown[]) => this.subscribe('subscribe', args, false),
-      punsubscribe: (...args: unknown[]) => this.subscribe('psubscribe', args, false),
-      ...(publish ? { publish } : {}),
+      ...Object.fromEntries(
+        (['subscribe', 'psubscribe', 'ssubscribe'] as const).flatMap((kind) => [
+          [kind, (...args: unknown[]) => this.subscribe(kind, args, true)],
+          [UNSUBSCRIBE[kind], (...args: unknown[]) => this.subscribe(kind, args, false)],
+        ]),
+      ),
+      ...replaced,
     };
     this.facade = new Proxy({} as Redis, {
-      get: (_target, property) => {
+      get: (target, property) => {
         if (Object.hasOwn(own, property)) return own[property];
+        // What an adapter stores on its client (the sharded adapter's handler table) stays with the slot.
+        if (Object.hasOwn(target, property)) return Reflect.get(target, property);
         const value: unknown = Reflect.get(this.client, property, this.client);
         return typeof value === 'function' ? value.bind(this.client) : value;
       },
@@ -171,7 +180,7 @@ class ClientSlot {
       next.on(event, listener);
     }
     this.client = next;
-    for (const kind of ['subscribe', 'psubscribe'] as const) {
+    for (const kind of ['subscribe', 'psubscribe', 'ssubscribe'] as const) {
       if (this.channels[kind].size) this.fire(kind, [[...this.channels[kind]]]);
     }
   }
@@ -189,16 +198,16 @@ class ClientSlot {
     return this.facade;
   }
 
-  private subscribe(kind: 'subscribe' | 'psubscribe', args: unknown[], adding: boolean): Promise<unknown> {
+  private subscribe(kind: SubscriptionKind, args: unknown[], adding: boolean): Promise<unknown> {
     for (const channel of args.flat()) {
       if (typeof channel !== 'string') continue;
       if (adding) this.channels[kind].add(channel);
       else this.channels[kind].delete(channel);
     }
-    return this.fire(adding ? kind : kind === 'subscribe' ? 'unsubscribe' : 'punsubscribe', args);
+    return this.fire(adding ? kind : UNSUBSCRIBE[kind], args);
   }
 
-  private fire(command: 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe', args: unknown[]): Promise<unknown> {
+  private fire(command: SubscriptionKind | (typeof UNSUBSCRIBE)[SubscriptionKind], args: unknown[]): Promise<unknown> {
     const result = (this.client[command] as Method).apply(this.client, args);
     result.catch((error: Error) => this.onFailure(command, error));
     return result;
@@ -244,24 +253,56 @@ function routeConsoleFindings(client: Redis, notice: (text: string) => void): vo
   });
 }
 
+/** How a node links to the others through Redis. */
+export interface LinkSettings {
+  target: { url: string } | { host: string; port: number };
+  db: number;
+  mode: RedisMode;
+  /** With `mode` streams: the namespaces whose 4.x sessions recover on any node; empty, recovery is off. */
+  recovering: readonly string[];
+  limits: LinkLimits;
+}
+
+/** Commands of the publishing client that cross nodes, bounded and dropped while Redis is away. */
+type BoundedCommand = 'publish' | 'spublish' | 'xadd' | 'set';
+
 /**
- * Links `io` to the other nodes through Socket.IO's Redis adapter on two ioredis clients.
+ * Per mode: the commands that carry cross-node traffic, and how the readiness round trip goes. It
+ * rides on the kind of pub/sub the adapter uses, so that it proves what delivery needs.
+ */
+const MODES: Record<RedisMode, { bounded: readonly BoundedCommand[]; probe: { publish: 'publish' | 'spublish'; subscribe: 'subscribe' | 'ssubscribe'; event: string } }> = {
+  classic: { bounded: ['publish'], probe: { publish: 'publish', subscribe: 'subscribe', event: 'messageBuffer' } },
+  sharded: { bounded: ['spublish'], probe: { publish: 'spublish', subscribe: 'ssubscribe', event: 'smessageBuffer' } },
+  // XADD carries broadcasts, PUBLISH the requests between nodes (fetchSockets), SET the sessions.
+  streams: { bounded: ['xadd', 'publish', 'set'], probe: { publish: 'publish', subscribe: 'subscribe', event: 'messageBuffer' } },
+};
+
+function bytesOf(args: unknown[]): number {
+  let bytes = 0;
+  for (const arg of args.flat()) bytes += typeof arg === 'string' ? Buffer.byteLength(arg) : Buffer.isBuffer(arg) ? arg.length : 8;
+  return bytes;
+}
+
+/** What a bounded command was refused with: the streams adapter then delivers locally, with no offset. */
+class DroppedError extends Error {
+  override name = 'DroppedError';
+}
+
+/**
+ * Links `io` to the other nodes through one of the Redis adapters (`mode`), on ioredis clients:
+ * classic pub/sub, sharded pub/sub with a channel per room, or a Redis stream.
  * The node serves its own clients at once; Redis is reached, and re-reached after any outage,
  * in the background, and each change of state is logged once, with its cause.
  *
  * Readiness is proved by a round trip every `probeInterval`: a publish that the node's own
- * subscriber receives. A node not ready for `healAfter` replaces both connections. What may wait
+ * subscriber receives. A node not ready for `healAfter` replaces all its connections. What may wait
  * for Redis is bounded: commands time out, and cross-node publishes beyond `maxPendingBytes` or
  * `maxPendingPublishes` awaiting an answer, or sent while the link is not ready, are dropped and
- * counted in {@link RedisLink.lostPublishes}.
+ * counted in {@link RedisLink.lostPublishes}. In streams mode the stream's reader keeps its offset
+ * through an outage, so that what other nodes published meanwhile is read when Redis is back.
  */
-export function linkThroughRedis(
-  io: Server,
-  target: { url: string } | { host: string; port: number },
-  db: number,
-  logger: Logger,
-  limits: LinkLimits = LINK_LIMITS,
-): RedisLink {
+export function linkThroughRedis(io: Server, settings: LinkSettings, logger: Logger): RedisLink {
+  const { target, db, mode, limits } = settings;
   const where = 'url' in target ? new URL(target.url).host : `${target.host}:${target.port}`;
   const hasPassword = 'url' in target && new URL(target.url).password !== '';
   const common: RedisOptions = { db, retryStrategy, lazyConnect: false };
@@ -269,6 +310,9 @@ export function linkThroughRedis(
   // memory), while subscriptions wait for it and ioredis restores them after each reconnect.
   const pubOptions: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: limits.commandTimeout, connectionName: 'websocket-service-pub' };
   const subOptions: RedisOptions = { maxRetriesPerRequest: null, autoResubscribe: true, connectionName: 'websocket-service-sub' };
+  // The streams adapter's own connections: a blocking XREAD outlasts any command timeout, and it
+  // waits through an outage to go on from its offset.
+  const streamOptions: RedisOptions = { ...subOptions, connectionName: 'websocket-service-stream' };
   const noticed = new Set<string>();
   const notice = (text: string) => {
     if (noticed.has(text)) return;
@@ -281,6 +325,7 @@ export function linkThroughRedis(
     return client;
   };
   const healthChannel = `websocket-service#health#${randomBytes(8).toString('hex')}`;
+  const probeWith = MODES[mode].probe;
 
   let state: 'connecting' | 'ready' | 'down' | 'closed' = 'connecting';
   let notReadySince = Date.now();
@@ -312,7 +357,7 @@ export function linkThroughRedis(
   };
   const markReady = () => {
     if (state === 'ready' || state === 'closed') return;
-    logger.info({ redis: where, lostWhileDown }, 'Redis connected: cross-node delivery on');
+    logger.info({ redis: where, lostWhileDown, mode }, 'Redis connected: cross-node delivery on');
     state = 'ready';
     cause = undefined;
     announced = undefined;
@@ -329,33 +374,56 @@ export function linkThroughRedis(
   let pub = make(pubOptions);
   let sub = make(subOptions);
 
-  const publish = (channel: string, message: string | Buffer): Promise<unknown> => {
-    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
-    const full = pending.count > 0 && (pending.bytes + size > limits.maxPendingBytes || pending.count >= limits.maxPendingPublishes);
-    if (state !== 'ready' || full) {
-      lose();
-      return Promise.resolve(0);
-    }
-    pending.bytes += size;
-    pending.count += 1;
-    const settle = () => {
-      pending.bytes -= size;
-      pending.count -= 1;
+  // A failed or dropped command is counted here; only XADD's caller hears of it (see DroppedError).
+  const bounded = (command: BoundedCommand) => {
+    const failed = (error: Error): Promise<unknown> => (command === 'xadd' ? Promise.reject(error) : Promise.resolve(0));
+    return (...args: unknown[]): Promise<unknown> => {
+      const size = bytesOf(args);
+      const full = pending.count > 0 && (pending.bytes + size > limits.maxPendingBytes || pending.count >= limits.maxPendingPublishes);
+      if (state !== 'ready' || full) {
+        lose();
+        return failed(new DroppedError(`${command} dropped: Redis ${full ? 'is behind' : 'is not ready'}`));
+      }
+      pending.bytes += size;
+      pending.count += 1;
+      const settle = () => {
+        pending.bytes -= size;
+        pending.count -= 1;
+      };
+      return (pub[command] as Method).apply(pub, args).then(
+        (value) => {
+          settle();
+          return value;
+        },
+        (error: Error) => {
+          settle();
+          onFailure(command, error);
+          const why = causeOf(error, hasPassword, limits.commandTimeout);
+          if (why.key === 'timeout') markDown(why);
+          return failed(error);
+        },
+      );
     };
-    const result = pub.publish(channel, message);
-    result.then(settle, (error: Error) => {
-      settle();
-      onFailure('publish', error);
-      const why = causeOf(error, hasPassword, limits.commandTimeout);
-      if (why.key === 'timeout') markDown(why);
-    });
-    return result;
   };
-  const pubSlot = new ClientSlot(pub, onFailure, publish);
+
+  // The streams adapter duplicates its client for its reader and its subscriber: those become
+  // slots of this link too, healed and closed with it.
+  const duplicates: ClientSlot[] = [];
+  const duplicate = () => {
+    const slot = new ClientSlot(make(streamOptions), onFailure);
+    quiet(slot.client);
+    duplicates.push(slot);
+    return slot.facade;
+  };
+  const pubSlot = new ClientSlot(pub, onFailure, {
+    ...Object.fromEntries(MODES[mode].bounded.map((command) => [command, bounded(command)])),
+    ...(mode === 'streams' ? { duplicate } : {}),
+  });
   const subSlot = new ClientSlot(sub, onFailure);
 
   let awaited: { token: string; arrived: () => void } | undefined;
   let probing = false;
+  const quiet = (client: Redis) => client.on('error', (error: Error) => logger.debug({ redis: where, err: error }, 'Redis client error'));
   const watch = (client: Redis) => {
     client.on('error', (error: Error) => {
       logger.debug({ redis: where, err: error }, 'Redis client error');
@@ -364,7 +432,7 @@ export function linkThroughRedis(
     });
     client.on('close', () => markDown(undefined));
     client.on('ready', () => void probe());
-    client.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    client.on(probeWith.event, (channel: Buffer, message: Buffer) => {
       if (awaited && channel.toString() === healthChannel && message.toString() === awaited.token) awaited.arrived();
     });
   };
@@ -376,8 +444,8 @@ export function linkThroughRedis(
     const arrived = new Promise<void>((resolve) => {
       awaited = { token, arrived: resolve };
     });
-    await s.subscribe(healthChannel);
-    await p.publish(healthChannel, token);
+    await s[probeWith.subscribe](healthChannel);
+    await p[probeWith.publish](healthChannel, token);
     await arrived;
   };
   const probe = async () => {
@@ -419,12 +487,20 @@ export function linkThroughRedis(
     subSlot.replace(sub);
     retire(oldPub);
     retire(oldSub);
+    for (const slot of duplicates) {
+      const old = slot.client;
+      const next = make(streamOptions);
+      quiet(next);
+      slot.replace(next);
+      // The stream reader's blocked XREAD fails with the old connection and is sent again on the new one, from the same offset.
+      retire(old);
+    }
   };
 
   watch(pub);
   watch(sub);
-  io.adapter(createAdapter(pubSlot.facade, subSlot.facade));
-  logger.info({ redis: where, db }, 'Connecting to Redis');
+  io.adapter(createModeAdapter(mode, pubSlot.facade, subSlot.facade, settings.recovering));
+  logger.info({ redis: where, db, mode }, 'Connecting to Redis');
 
   const timer = setInterval(() => {
     void probe();
@@ -440,25 +516,43 @@ export function linkThroughRedis(
       state = 'closed';
       clearInterval(timer);
       // QUIT leaves Redis cleanly; a Redis that is away or stalled gets no more than a moment.
+      // A stream reader blocked in XREAD cannot QUIT: it is disconnected.
       await Promise.allSettled(
         [pub, sub].map(async (client) => {
           if (client.status === 'ready') await deadline(client.quit(), limits.commandTimeout, 'QUIT').catch(() => {});
           client.disconnect();
         }),
       );
+      for (const slot of duplicates) retire(slot.client);
     },
   };
+}
+
+/** The adapter of `mode`, over the link's clients (or their facades). */
+function createModeAdapter(mode: RedisMode, pub: Redis, sub: Redis, recovering: readonly string[]): AdapterFactory {
+  switch (mode) {
+    case 'classic':
+      return createAdapter(pub, sub);
+    case 'sharded':
+      // "dynamic": a channel per room, so that a node hears only the rooms it has members in.
+      return createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' });
+    case 'streams':
+      // The offset that Socket.IO appends for recovery goes only to the sockets that can use it.
+      return withPerRecipientOffsets(createStreamsAdapter(pub), recovering);
+  }
 }
 
 /**
  * Links `io` to the other nodes through the Redis of `--redis`, looked up in Consul first when
  * it names a service.
+ * @param recovering With `redisMode` streams: the namespaces whose 4.x sessions recover on any node.
  * @throws {ConsulLookupError} when the Consul look-up fails.
  */
 export async function connectCluster(
   io: Server,
-  options: Pick<ServiceOptions, 'redis' | 'database' | 'consulHost' | 'redisQueueBytes'>,
+  options: Pick<ServiceOptions, 'redis' | 'redisMode' | 'database' | 'consulHost' | 'redisQueueBytes'>,
   logger: Logger,
+  recovering: readonly string[] = [],
 ): Promise<RedisLink> {
   let target = parseRedisTarget(options.redis!);
   if ('service' in target) {
@@ -471,5 +565,9 @@ export async function connectCluster(
     }
     logger.info({ service: options.redis, host: target.host, port: target.port }, 'Found Redis in Consul');
   }
-  return linkThroughRedis(io, target, options.database, logger, { ...LINK_LIMITS, maxPendingBytes: options.redisQueueBytes });
+  return linkThroughRedis(
+    io,
+    { target, db: options.database, mode: options.redisMode, recovering, limits: { ...LINK_LIMITS, maxPendingBytes: options.redisQueueBytes } },
+    logger,
+  );
 }

@@ -7,14 +7,14 @@ import pino from 'pino';
 import { Server } from 'socket.io';
 import { connectCluster, type Readiness, type RedisLink } from './cluster';
 import { createConsoleRouter } from './console';
-import { createRecovery, patchEngine } from './engine';
+import { createRecovery, hidePrivateIds, patchEngine } from './engine';
 import { admission, checkOrigins, guardNamespaces, TOKEN_ADMISSION_TIMEOUT_MS, trackAdmission, type NodeState } from './guards';
 import { createApp } from './http';
 import { closeGracefully, createHttpServer, listen, type TlsMaterial } from './http-server';
 import { dropSlowConsumers } from './limits';
 import { requestSummary, type Logger } from './logger';
 import { createMetrics, metricsHandler, NO_METRICS } from './metrics';
-import { RECOVERING_NAMESPACES, registerNamespaces } from './namespaces';
+import { CLUSTER_RECOVERING_NAMESPACES, RECOVERING_NAMESPACES, registerNamespaces } from './namespaces';
 import { maskUrlPassword, parseRedisTarget, resolveOptions, type ServiceOptions } from './options';
 import { PACKAGE } from './package-info';
 
@@ -62,6 +62,7 @@ export function startLine(options: ServiceOptions, address: AddressInfo, withCon
   if (options.redis) {
     const target = parseRedisTarget(options.redis);
     fields.mode = 'cluster';
+    fields.redisMode = options.redisMode;
     fields.redis = 'service' in target ? `Consul service ${target.service} at ${options.consulHost}` : `Redis ${maskUrlPassword(options.redis)}`;
   } else {
     fields.mode = 'single node';
@@ -71,7 +72,7 @@ export function startLine(options: ServiceOptions, address: AddressInfo, withCon
   const message =
     `websocket-service ${PACKAGE.version} listening on ${where}` +
     (fields.path ? `, Socket.IO path ${fields.path}` : '') +
-    (fields.redis ? `, cluster through ${fields.redis}` : ', single node') +
+    (fields.redis ? `, cluster through ${fields.redis} (${options.redisMode})` : ', single node') +
     (fields.console ? `; console ${fields.console}` : '');
   return { message, fields };
 }
@@ -102,7 +103,8 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
   };
 
-  // The classic Redis adapter keeps no sessions: recovery is a single node's, for now.
+  // The pub/sub adapters keep no sessions: recovery is then a single node's. The streams adapter
+  // keeps them in Redis, for every node.
   const recovery =
     options.recoveryWindow > 0 && !options.redis
       ? createRecovery({
@@ -112,8 +114,11 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
           namespaces: RECOVERING_NAMESPACES,
         })
       : undefined;
+  const clusterRecovering = options.recoveryWindow > 0 && options.redis && options.redisMode === 'streams' ? CLUSTER_RECOVERING_NAMESPACES : [];
   const io: Server = new Server({
     ...(recovery && { connectionStateRecovery: recovery.serverOption, adapter: recovery.adapter }),
+    // Middlewares run again on a recovered socket, as on one node: the client token and rate limits still apply.
+    ...(clusterRecovering.length > 0 && { connectionStateRecovery: { maxDisconnectionDuration: options.recoveryWindow, skipMiddlewares: false } }),
     path: options.path,
     allowEIO3: true,
     maxHttpBufferSize: options.maxHttpBufferSize,
@@ -127,6 +132,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   guardNamespaces(io, { options, consoleToken, logger, metrics, prometheus });
   const bus = registerNamespaces(io, { logger, limits: options, metrics });
   recovery?.hidePrivateIds(io);
+  if (clusterRecovering.length > 0) hidePrivateIds(io, clusterRecovering);
 
   const serveMetrics = prometheus && metricsHandler(prometheus.registry);
   const app = createApp({
@@ -186,7 +192,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
     metricsServer: metricsServer?.server,
     consoleToken,
     async listen() {
-      if (options.redis && !redis) redis = await connectCluster(io, options, logger.child({ component: 'cluster' }));
+      if (options.redis && !redis) redis = await connectCluster(io, options, logger.child({ component: 'cluster' }), clusterRecovering);
       if (metricsServer && !metricsServer.server.listening) {
         await listen(metricsServer.server, options.metricsPort, options.host);
         logger.info({ port: options.metricsPort }, 'Serving /metrics on a separate port');

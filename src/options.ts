@@ -8,6 +8,15 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * How the nodes of a cluster share events through Redis: `classic` pub/sub (every node hears
+ * every broadcast), `sharded` pub/sub with a channel per room (a node hears only the rooms it has
+ * members in; Redis ≥ 7), or `streams` (one Redis stream, read from the last offset after a
+ * blip, and connection-state recovery across nodes).
+ */
+export const REDIS_MODES = ['classic', 'sharded', 'streams'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
 /** The effective configuration of one service node; frozen once resolved. */
 export interface ServiceOptions {
   port: number;
@@ -29,6 +38,8 @@ export interface ServiceOptions {
   maxPublishBody: number;
   /** Cluster mode: the Redis linking the nodes (`host:port`, URL or Consul service name). */
   redis: string | undefined;
+  /** How events cross nodes through Redis; see {@link REDIS_MODES}. */
+  redisMode: RedisMode;
   database: number;
   consulHost: string;
   /** Bytes of cross-node publishes that may await Redis's answer before further ones are dropped. */
@@ -58,7 +69,7 @@ export interface ServiceOptions {
   metrics: boolean;
   /** 0: on the service's own port; otherwise a separate listener on this port. */
   metricsPort: number;
-  /** How long a disconnected 4.x session may come back and get what it missed, in ms; 0: off. */
+  /** How long a disconnected 4.x session may come back and get what it missed, in ms; 0: off (and always off with `redisMode` classic or sharded). */
   recoveryWindow: number;
   /** Most bytes of missed events kept for one disconnected session. */
   recoverySessionBytes: number;
@@ -111,6 +122,14 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
   cert: { group: 'tls', type: 'string', default: path.join(CERT_DIR, 'server.crt'), describe: 'TLS certificate file (PEM) used with --https' },
   // Unset: a single node, in memory.
   redis: { alias: 'r', group: 'cluster', type: 'string', default: undefined, describe: 'cluster mode: Redis as host:port, redis:// or rediss:// URL, or a Consul service name (no ":")' },
+  // Today's behaviour, and the only mode that works with a Redis before 7.
+  redisMode: {
+    group: 'cluster',
+    type: 'string',
+    default: 'classic',
+    choices: REDIS_MODES,
+    describe: 'with --redis: classic pub/sub; sharded pub/sub, a channel per room (Redis 7+); or streams, with recovery across nodes (see "Redis modes")',
+  },
   database: { alias: 'd', group: 'cluster', type: 'integer', default: 0, range: [0, 65535], describe: 'Redis database number' },
   consulHost: { alias: 'c', group: 'cluster', type: 'string', default: 'https://consul.service.consul:8500', describe: 'Consul URL for looking up a --redis service name' },
   redisQueueBytes: {
@@ -143,7 +162,7 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
     type: 'integer',
     default: 120_000,
     range: [0, 86_400_000],
-    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (always off with --redis)',
+    describe: 'how long a disconnected 4.x client on /layout, /bus or /lobby may come back and get what it missed, in ms; 0 turns recovery off (off with --redis, but for --redis-mode streams on /layout and /bus)',
   },
   recoverySessionBytes: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'most bytes of missed events kept for one disconnected session; beyond it the session starts afresh' },
   recoveryTotalBytes: { group: 'limits', type: 'integer', default: 64_000_000, range: [65_536, 68_719_476_736], describe: 'most bytes of events kept for recovery in all; the oldest go first' },
@@ -412,6 +431,7 @@ export function resolveOptions(
     key: nonEmpty(label, 'key', raw.key),
     cert: nonEmpty(label, 'cert', raw.cert),
     redis: raw.redis === undefined || raw.redis === '' ? undefined : redisTarget(label, raw.redis),
+    redisMode: choice<RedisMode>(label, 'redisMode', raw.redisMode),
     database: integer(label, 'database', raw.database),
     consulHost: httpUrl(label, 'consulHost', raw.consulHost),
     redisQueueBytes: integer(label, 'redisQueueBytes', raw.redisQueueBytes),

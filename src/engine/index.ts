@@ -19,7 +19,17 @@ export { resetConnection } from './connection';
 export { onOutgoingPacket } from './outgoing';
 export { refuseUnsafeAckIds } from './ack-ids';
 export { compactListenerTable } from './listeners';
-export { createRecovery, awaitsRecovery, onSessionLost, pendingMembers, type Recovery, type RecoveryStats } from './recovery';
+export {
+  createRecovery,
+  awaitsRecovery,
+  onSessionLost,
+  pendingMembers,
+  hidePrivateIds,
+  withPerRecipientOffsets,
+  type AdapterFactory,
+  type Recovery,
+  type RecoveryStats,
+} from './recovery';
 
 /** The release lines the patches were tested with (`package.json` pins the same with `~`). */
 export const TESTED_VERSIONS = { 'socket.io': '4.8', 'engine.io': '6.6' } as const;

@@ -167,3 +167,11 @@ export interface RecoverySocketInternals extends SocketInternals {
 }
 
 export const adapterOf = (adapter: object) => adapter as unknown as AdapterInternals;
+
+/** socket.io-adapter's cluster adapter: where it appends a broadcast's offset, and its sessions. */
+export interface ClusterAdapterInternals extends AdapterInternals {
+  addOffsetIfNecessary(packet: { type: number; id?: number; data: unknown[] }, opts: { flags?: { volatile?: boolean } }, offset: string): void;
+  persistSession(session: { pid?: string }): void;
+}
+
+export const clusterAdapterOf = (adapter: object) => adapter as unknown as ClusterAdapterInternals;

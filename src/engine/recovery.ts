@@ -12,7 +12,7 @@
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter';
-import { adapterOf, serverOf, socketOf, type AdapterPacketOptions, type RecoverySocketInternals } from './internals';
+import { adapterOf, clusterAdapterOf, serverOf, socketOf, type AdapterPacketOptions, type RecoverySocketInternals } from './internals';
 
 type SessionToPersist = Omit<Session, 'missedPackets'>;
 
@@ -339,21 +339,8 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
     }
   }
 
-  /**
-   * Sockets that cannot recover are not told a private id (python-socketio reads its CONNECT
-   * packet as `{ sid }`, as it was before recovery).
-   */
-  const hidePrivateIds = (io: Server) => {
-    for (const nsp of serverOf(io)._nsps.values()) {
-      nsp.use((socket, next) => {
-        if (!recovering.has(nsp.name) || socket.conn.protocol !== 4) (socketOf(socket) as RecoverySocketInternals).pid = undefined;
-        next();
-      });
-    }
-  };
-
   return {
-    hidePrivateIds,
+    hidePrivateIds: (io) => hidePrivateIds(io, limits.namespaces),
     adapter: RecoveryAdapter,
     serverOption: { maxDisconnectionDuration: limits.windowMs, skipMiddlewares: false },
     stats: {
@@ -361,6 +348,77 @@ export function createRecovery(limits: RecoveryLimits): Recovery {
       heldBytes: () => log.bytes,
       pending: () => new Map([...adapters].map((adapter) => [adapter.nsp.name, adapter.pending.size])),
     },
+  };
+}
+
+/**
+ * Sockets that cannot recover are not told a private id (python-socketio reads its CONNECT
+ * packet as `{ sid }`, as it was before recovery), and so leave no session behind. To be
+ * installed after the namespaces.
+ */
+export function hidePrivateIds(io: Server, namespaces: readonly string[]): void {
+  for (const nsp of serverOf(io)._nsps.values()) {
+    nsp.use((socket, next) => {
+      if (!namespaces.includes(nsp.name) || socket.conn.protocol !== 4) (socketOf(socket) as RecoverySocketInternals).pid = undefined;
+      next();
+    });
+  }
+}
+
+/** What `io.adapter()` takes: a class, or a function that Socket.IO calls with `new` per namespace. */
+export type AdapterFactory = (nsp: Namespace) => Adapter;
+
+/**
+ * Wraps a cluster adapter's factory (such as the Redis streams adapter's) so that the offsets
+ * it appends to broadcasts for recovery reach only the sockets that can use them: Engine.IO v4
+ * sessions on the `recovering` namespaces. Every other socket gets the frame it got without
+ * recovery, byte for byte, as {@link createRecovery} does on one node; on the other namespaces
+ * no offset is added and no session kept.
+ *
+ * The cluster adapter appends the offset (`addOffsetIfNecessary`) and then hands the packet to the
+ * in-memory adapter's `broadcast`, which encodes it (`_encode`) and walks the recipients
+ * (`apply`) at once: the offset is kept aside in the first step and given per recipient in the last.
+ */
+export function withPerRecipientOffsets(factory: AdapterFactory, recovering: readonly string[]): AdapterFactory {
+  // A function, not an arrow: Socket.IO calls it with `new`, and takes the adapter it returns.
+  return function (nsp) {
+    const adapter = factory(nsp);
+    const internals = clusterAdapterOf(adapter);
+    const { _encode: encode, apply, persistSession } = internals;
+    // The sessions of sockets that were never told a private id cannot come back: none is kept.
+    internals.persistSession = (session) => {
+      if (session.pid) persistSession.call(adapter, session);
+    };
+    if (!recovering.includes(nsp.name)) {
+      internals.addOffsetIfNecessary = () => {};
+      return adapter;
+    }
+    const offsets = new WeakMap<object, string>();
+    let sending: { packet: { data: unknown[] }; offset: string; packetOpts: AdapterPacketOptions } | undefined;
+    internals.addOffsetIfNecessary = (packet, opts, offset) => {
+      const storable = packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined;
+      // No offset when the publish failed: the broadcast reached this node's sockets only.
+      if (storable && offset) offsets.set(packet, offset);
+    };
+    internals._encode = (packet, packetOpts) => {
+      const offset = offsets.get(packet as object);
+      if (offset !== undefined) sending = { packet: packet as { data: unknown[] }, offset, packetOpts };
+      return encode.call(adapter, packet, packetOpts);
+    };
+    internals.apply = (opts, callback) => {
+      const current = sending;
+      sending = undefined;
+      if (!current) return apply.call(adapter, opts, callback);
+      let marked: unknown[] | undefined;
+      apply.call(adapter, opts, (socket: Socket) => {
+        if (socket.conn.protocol !== 4) return callback(socket);
+        const target = socketOf(socket) as RecoverySocketInternals;
+        target.notifyOutgoingListeners?.(current.packet);
+        marked ??= encode.call(adapter, { ...current.packet, data: [...current.packet.data, current.offset] }, current.packetOpts);
+        target.client.writeToEngine(marked, current.packetOpts);
+      });
+    };
+    return adapter;
   };
 }
 

@@ -21,6 +21,14 @@ const REGISTER: { [N in NamespaceName]: (io: Server, deps: NamespaceDeps) => unk
 export const RECOVERING_NAMESPACES: readonly NamespaceName[] = ['/layout', '/bus', '/lobby'];
 
 /**
+ * The namespaces whose 4.x sessions recover across nodes (`--redis-mode streams`). Not /lobby: its
+ * peers are told LEFT only once a disconnected peer's session is over, and that moment is known
+ * only to the node that kept the session; with sessions kept in Redis, whose keys expire without a
+ * word, a peer that never came back would never be announced LEFT.
+ */
+export const CLUSTER_RECOVERING_NAMESPACES: readonly NamespaceName[] = ['/layout', '/bus'];
+
+/**
  * Registers the four namespaces, each with its own child logger (`{ nsp }`).
  * @returns `/bus`, which `POST /bus-message` publishes to.
  */

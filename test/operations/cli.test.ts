@@ -218,16 +218,16 @@ describe('start line', () => {
     });
   });
 
-  it('names the cluster link with its password masked, the Socket.IO path when moved, and no console when off', () => {
-    const options = resolveOptions({ https: true, redis: 'redis://user:s3cret-pass@redis.example:6379', path: '/ws/socket.io' });
+  it('names the cluster link with its password masked and its mode, the Socket.IO path when moved, and no console when off', () => {
+    const options = resolveOptions({ https: true, redis: 'redis://user:s3cret-pass@redis.example:6379', redisMode: 'sharded', path: '/ws/socket.io' });
     const { message, fields } = startLine(options, { address: '::', family: 'IPv6', port: 8443 }, false);
     expect(message).toBe(
-      `websocket-service ${version} listening on https://localhost:8443 (every interface), Socket.IO path /ws/socket.io, cluster through Redis redis://user:********@redis.example:6379`,
+      `websocket-service ${version} listening on https://localhost:8443 (every interface), Socket.IO path /ws/socket.io, cluster through Redis redis://user:********@redis.example:6379 (sharded)`,
     );
-    expect(fields).toMatchObject({ url: 'https://localhost:8443', bound: '[::]:8443', mode: 'cluster', redis: 'Redis redis://user:********@redis.example:6379' });
+    expect(fields).toMatchObject({ url: 'https://localhost:8443', bound: '[::]:8443', mode: 'cluster', redisMode: 'sharded', redis: 'Redis redis://user:********@redis.example:6379' });
     expect(JSON.stringify(fields)).not.toContain('s3cret');
     expect(startLine(resolveOptions({ redis: 'redis-ha' }), { address: '10.1.2.3', family: 'IPv4', port: 3000 }, true).message).toContain(
-      'listening on http://10.1.2.3:3000, cluster through Consul service redis-ha at https://consul.service.consul:8500; console http://10.1.2.3:3000/console/',
+      'listening on http://10.1.2.3:3000, cluster through Consul service redis-ha at https://consul.service.consul:8500 (classic); console http://10.1.2.3:3000/console/',
     );
   });
 });

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, freePort, json, startServer, type TestServer } from '../helpers';
 import { RedisServer, redisMissing, waitReady } from '../support/redis';
 import { roomScenarios } from '../support/room-scenarios';
+import { REDIS_MODES } from '../../src/options';
 
-describe.skipIf(redisMissing)('cluster of two nodes through Redis', () => {
+describe.skipIf(redisMissing).each(REDIS_MODES)('cluster of two nodes through Redis (%s)', (redisMode) => {
   let redis: RedisServer;
   let a: TestServer;
   let b: TestServer;
@@ -16,8 +17,8 @@ describe.skipIf(redisMissing)('cluster of two nodes through Redis', () => {
   });
   afterAll(() => redis?.kill());
   beforeEach(async () => {
-    a = await startServer({ redis: redis.address });
-    b = await startServer({ redis: redis.address });
+    a = await startServer({ redis: redis.address, redisMode });
+    b = await startServer({ redis: redis.address, redisMode });
     await Promise.all([waitReady(a.url), waitReady(b.url)]);
   });
 
@@ -80,7 +81,8 @@ describe.skipIf(redisMissing)('cluster of two nodes through Redis', () => {
     expect(await service.drain('UPDATES')).toEqual([]);
   });
 
-  describe('Consul look-up', () => {
+  // The look-up comes before the link and is the same in every mode.
+  describe.skipIf(redisMode !== 'classic')('Consul look-up', () => {
     let consul: http.Server;
     let consulUrl: string;
     let requested: string[];

@@ -5,6 +5,7 @@ import { blockOtherOrigins, launchChromium, screenshot, skipBrowserSuite, type C
 import { connect, json, sleep, startServer, type TestServer } from '../helpers';
 import { RedisServer, redisMissing, waitReady } from '../support/redis';
 import { roomKey } from '../../src/rooms';
+import { REDIS_MODES } from '../../src/options';
 
 const TOKEN = 'console-test-token-0123';
 const CLIENT_TOKEN = 'client-test-token-4567';
@@ -134,7 +135,7 @@ describe('console API', () => {
   });
 });
 
-describe.skipIf(redisMissing)('console API in a cluster', () => {
+describe.skipIf(redisMissing).each(REDIS_MODES)('console API in a cluster (%s)', (redisMode) => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -142,8 +143,8 @@ describe.skipIf(redisMissing)('console API in a cluster', () => {
   afterAll(() => redis?.kill());
 
   it('shows the sockets of every node', async () => {
-    const a = await startServer({ redis: redis.address, consoleToken: TOKEN });
-    const b = await startServer({ redis: redis.address, consoleToken: TOKEN });
+    const a = await startServer({ redis: redis.address, redisMode, consoleToken: TOKEN });
+    const b = await startServer({ redis: redis.address, redisMode, consoleToken: TOKEN });
     await Promise.all([waitReady(a.url), waitReady(b.url)]);
     const onA = await connect('v4', a.url, '/layout');
     const onB = await connect('v1', b.url, '/layout');

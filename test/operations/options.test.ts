@@ -42,6 +42,7 @@ describe('options', () => {
     [{ corsOrigin: 'https://a.example/path' }, '--cors-origin'],
     [{ logFormat: 'xml' }, '--log-format'],
     [{ logLevel: 'trace' }, '--log-level'],
+    [{ redisMode: 'cluster' }, '--redis-mode'],
     [{ https: 'maybe' }, '--https'],
     [{ console: 2 }, '--console'],
     [{ maxHttpBufferSize: 10 }, '--max-http-buffer-size'],
