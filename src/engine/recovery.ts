@@ -410,12 +410,14 @@ export function withPerRecipientOffsets(factory: AdapterFactory, recovering: rea
       sending = undefined;
       if (!current) return apply.call(adapter, opts, callback);
       let marked: unknown[] | undefined;
+      // Options of their own: encoding stores the WebSocket frame in them, and the plain one must stay.
+      const markedOpts: AdapterPacketOptions = { ...current.packetOpts, wsPreEncodedFrame: undefined };
       apply.call(adapter, opts, (socket: Socket) => {
         if (socket.conn.protocol !== 4) return callback(socket);
         const target = socketOf(socket) as RecoverySocketInternals;
         target.notifyOutgoingListeners?.(current.packet);
-        marked ??= encode.call(adapter, { ...current.packet, data: [...current.packet.data, current.offset] }, current.packetOpts);
-        target.client.writeToEngine(marked, current.packetOpts);
+        marked ??= encode.call(adapter, { ...current.packet, data: [...current.packet.data, current.offset] }, markedOpts);
+        target.client.writeToEngine(marked, markedOpts);
       });
     };
     return adapter;

@@ -86,14 +86,36 @@ export class RedisServer {
 
 /**
  * A TCP relay in front of a port, which can turn the connections it carries into a black hole:
- * open, silent, as when a firewall or NAT forgets a flow. Connections made afterwards are carried.
+ * open, silent, as when a firewall or NAT forgets a flow, or cut them, as when a link goes down.
+ * Connections made afterwards are carried, unless it is cut.
  */
 export class TcpRelay {
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private server?: net.Server;
+  private down = false;
   port = 0;
 
-  constructor(private readonly targetPort: number) {}
+  constructor(private targetPort: number) {}
+
+  /** Carries the connections made from now on to another port, as a load balancer would. */
+  retarget(port: number): void {
+    this.targetPort = port;
+  }
+
+  /** Resets every connection open now, and every one tried until {@link restore}. */
+  cut(): void {
+    this.down = true;
+    for (const [inbound, outbound] of this.pairs) {
+      inbound.resetAndDestroy();
+      outbound.resetAndDestroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** Carries new connections again after {@link cut}. */
+  restore(): void {
+    this.down = false;
+  }
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -101,6 +123,7 @@ export class TcpRelay {
 
   async start(): Promise<this> {
     this.server = net.createServer((inbound) => {
+      if (this.down) return void inbound.on('error', () => {}).resetAndDestroy();
       const outbound = net.connect(this.targetPort, '127.0.0.1');
       const pair: [net.Socket, net.Socket] = [inbound, outbound];
       this.pairs.add(pair);
