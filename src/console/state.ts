@@ -1,4 +1,5 @@
 import type { Server } from 'socket.io';
+import { localSockets } from '../engine';
 import { NAMESPACES, type SocketData } from '../events';
 import type { Logger } from '../logger';
 import { clientRoom, isClientRoom } from '../rooms';
@@ -142,7 +143,7 @@ export async function readState(io: Server, logger: Logger): Promise<ConsoleStat
         return { name, sockets: (await nsp.fetchSockets()) as SocketView[], partial: false };
       } catch (error) {
         logger.warn({ nsp: name, err: error }, 'console: other nodes unreachable, showing this node only');
-        return { name, sockets: (await nsp.local.fetchSockets()) as SocketView[], partial: true };
+        return { name, sockets: (await localSockets(nsp)) as SocketView[], partial: true };
       }
     }),
   );

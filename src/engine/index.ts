@@ -16,6 +16,7 @@ import { trackPollingAnswers } from './polling';
 
 export { queuedBytes, forEachSession, cutSession } from './buffers';
 export { resetConnection } from './connection';
+export { localSockets } from './local-sockets';
 export { onOutgoingPacket } from './outgoing';
 export { refuseUnsafeAckIds } from './ack-ids';
 export { compactListenerTable } from './listeners';

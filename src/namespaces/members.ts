@@ -1,4 +1,5 @@
 import type { Namespace, RemoteSocket } from 'socket.io';
+import { localSockets } from '../engine';
 import type { SocketData } from '../events';
 import type { Logger } from '../logger';
 
@@ -15,6 +16,6 @@ export async function membersOf<E extends object>(
     return await nsp.in(room).fetchSockets();
   } catch (error) {
     logger.warn({ err: error }, "other nodes unreachable: answering with this node's members");
-    return nsp.in(room).local.fetchSockets();
+    return localSockets(nsp, room);
   }
 }
