@@ -71,12 +71,22 @@ function verdict(ok: boolean | undefined): string {
   return ok === undefined ? 'not measured' : ok ? '**holds**' : '**missed**';
 }
 
+/** What `node bench/redis-modes.js --out bench/results/redis-modes.json` writes. */
+interface RedisModesResult {
+  nodes: number;
+  roomsPerNode: number;
+  subscribersPerRoom: number;
+  recordedAt?: string;
+  results: { mode: string; notifies: number; bytesPerNotifyPerNode: number; messagesPerNotifyPerNode: number; busiestNodeBytesPerNotify: number; bytesVsClassic?: number }[];
+}
+
 export async function writeReport(dir: string, quick: boolean): Promise<string[]> {
   const fanout = read<FanoutResult>(dir, 'fanout');
   const many = read<ManyRoomsResult>(dir, 'many-rooms');
   const conns = read<ConnectionsResult>(dir, 'connections');
   const http = read<HttpResult>(dir, 'http-publish');
   const cluster = read<ClusterResult>(dir, 'cluster');
+  const modes = read<RedisModesResult>(dir, 'redis-modes');
   const written: string[] = [];
   const out: string[] = [];
   const recorded = [fanout, many, conns, http, cluster].map((r) => (r as { recordedAt?: string } | undefined)?.recordedAt).filter(Boolean).sort();
@@ -297,6 +307,29 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
     out.push(profileSection('websocket-service, cluster, node B (publisher)', cluster.profiles?.publisherNode), '');
   }
 
+  // ------------------------------------------------------------------ (f)
+  if (modes) {
+    out.push('## (f) Redis modes', '');
+    out.push(
+      `What one node takes in from Redis per NOTIFY in each \`--redis-mode\` (\`node bench/redis-modes.js\`, recorded ${modes.recordedAt?.slice(0, 10) ?? '?'}): ` +
+        `${modes.nodes} nodes on one Redis, each with ${modes.roomsPerNode} room of its own (${modes.subscribersPerRoom} subscribers and the publisher on that node), NOTIFYs to the rooms in turn, one at a time. ` +
+        'Bytes are all that Redis sends the node on all its connections (replies, pushes, stream entries, the readiness probe), counted by a TCP relay; messages are pub/sub pushes and stream entries. Per NOTIFY sent anywhere, averaged over the nodes.',
+      '',
+    );
+    out.push(
+      table(
+        ['mode', 'NOTIFYs', 'bytes in / NOTIFY / node', 'messages in / NOTIFY / node', 'busiest node, bytes / NOTIFY', 'bytes vs classic'],
+        modes.results.map((r) => [r.mode, int(r.notifies), int(r.bytesPerNotifyPerNode), fixed(r.messagesPerNotifyPerNode, 2), int(r.busiestNodeBytesPerNotify), r.bytesVsClassic === undefined ? '' : `${fixed(r.bytesVsClassic, 2)}×`]),
+      ),
+      '',
+    );
+    out.push(
+      'Classic pub/sub sends every broadcast to every node; sharded pub/sub with a channel per room only to the nodes with members in the room (here the publisher\'s own node, which hears its message back, and the SPUBLISH reply); ' +
+        'streams sends every entry to every node\'s reader, plus the XADD reply carrying the offset, and its entries are larger (a field per part of the message).',
+      '',
+    );
+  }
+
   // ------------------------------------------------------------------ findings
   const share = (profile: ProfileSummary | undefined, area: string, inclusive = false) => {
     const list = inclusive ? profile?.inclusiveByArea : profile?.selfByArea;
@@ -343,7 +376,7 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
   out.push('');
 
   out.push('## Reproduce', '');
-  out.push('```sh\nnpm ci\nnpm run bench            # about 10 minutes; writes bench/results/*.json, this file and results/fanout.svg\nnpm run bench -- --only fanout,connections --servers ours,bare   # a part of it\n```', '');
+  out.push('```sh\nnpm ci\nnpm run bench            # about 10 minutes; writes bench/results/*.json, this file and results/fanout.svg\nnpm run bench -- --only fanout,connections --servers ours,bare   # a part of it\nnpm run build && node bench/redis-modes.js --out bench/results/redis-modes.json && tsc -p bench/tsconfig.json && node dist-bench/report.js   # (f) alone\n```', '');
   out.push('Needs Linux (/proc), `redis-server` on PATH for the cluster workload, and an open-file limit of at least 16,000 (`ulimit -n`). See [README.md](README.md) for what each workload does.', '');
 
   const file = path.join(ROOT, 'bench', quick ? 'RESULTS-quick.md' : 'RESULTS.md');
