@@ -114,6 +114,13 @@ export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, i
   // Node's own x-forwarded-* headers: informative for the owner; nothing in the service reads
   // them (addresses are counted at the handshake, which is never relayed).
   const proxy = createProxyServer({ xfwd: true, proxyTimeout: idleMs });
+  // A client gone before the other node answered its upgrade takes the pending request with it
+  // (once upgraded, http-proxy-3 ends the relay's two sockets together).
+  proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+    let upgraded = false;
+    proxyReq.once('upgrade', () => (upgraded = true));
+    socket.once('close', () => upgraded || proxyReq.destroy());
+  });
   // engine.io's documented hook for choosing session ids.
   io.engine.generateId = () => sessionIdOn(nodeId);
 

@@ -4,14 +4,16 @@
  * requests keep landing on the node that does not hold it, which relays them to the one that does.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Server } from 'socket.io';
 import { createProxyServer } from 'http-proxy-3';
 import Redis from 'ioredis';
 import { io as ioV4 } from 'socket.io-client';
 import ioV2 from 'socket.io-client-v2';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { FORWARD_MARKER, nodeKey, SECRET_KEY } from '../../src/forwarding';
+import { defaultAdvertiseUrl, FORWARD_MARKER, forwardSessions, newNodeId, nodeKey, SECRET_KEY } from '../../src/forwarding';
 import { connect, EVENT_TIMEOUT, freePort, json, sleep, startServer, TestClient, VERSIONS, type LegacySocket, type TestServer } from '../helpers';
 import { RedisServer, redisMissing, waitReady } from '../support/redis';
 import { roomScenarios } from '../support/room-scenarios';
@@ -107,6 +109,8 @@ describe.skipIf(redisMissing)('two nodes behind a load balancer without sticky s
     const answer = await new Promise((resolve) => ws.once('message', (data) => resolve(String(data))));
     expect(answer).toBe('3probe');
     ws.terminate();
+    await sleep(200);
+    expect(await metric(b.url, 'websocket_forward_failures_total{kind="upgrade"}')).toBe(0);
     expect(await metric(b.url, 'websocket_forwarded_requests_total{kind="post"}')).toBe(1);
     expect(await metric(b.url, 'websocket_forwarded_requests_total{kind="upgrade"}')).toBe(1);
     expect(await metric(a.url, 'websocket_forwarded_requests_total{kind="post"}')).toBe(0);
@@ -194,5 +198,62 @@ describe('a single node (no --redis)', () => {
     expect(await poll(single.url, `${'0'.repeat(12)}.${'A'.repeat(22)}`)).toEqual(engines);
     const text = await (await fetch(`${single.url}/metrics`)).text();
     expect(text).not.toContain('websocket_forward');
+  });
+});
+
+describe('the default advertise URL', () => {
+  it('is the host name and port on every interface, the bound address on one, with the node’s scheme', () => {
+    expect(defaultAdvertiseUrl(false, { address: '0.0.0.0', family: 'IPv4', port: 3000 }, 'ws1')).toBe('http://ws1:3000');
+    expect(defaultAdvertiseUrl(true, { address: '::', family: 'IPv6', port: 3443 }, 'ws2')).toBe('https://ws2:3443');
+    expect(defaultAdvertiseUrl(false, { address: '10.0.0.7', family: 'IPv4', port: 3000 }, 'ws1')).toBe('http://10.0.0.7:3000');
+    expect(defaultAdvertiseUrl(false, { address: 'fd00::7', family: 'IPv6', port: 3000 }, 'ws1')).toBe('http://[fd00::7]:3000');
+  });
+});
+
+describe.skipIf(redisMissing)('a relay to a node that goes silent', () => {
+  it('is cut after the idle limit: a poll gets 502, a WebSocket upgrade is closed', async () => {
+    const redis = await RedisServer.start();
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    // A registered node that accepts connections and never says a word.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const server = http.createServer();
+    const io = new Server(server);
+    const failures: string[] = [];
+    const forwarding = forwardSessions({
+      io,
+      nodeId: newNodeId(),
+      redis: () => client,
+      logger: pino({ level: 'silent' }),
+      metrics: { forwarded: () => {}, forwardFailed: (kind) => failures.push(kind) },
+      maxBody: 1000,
+      idleMs: 300,
+    });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      forwarding.advertise(url);
+      await expect.poll(() => forwarding.ready()).toBe(true);
+      await client.set(nodeKey('5113e7a11ee5'), `http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+      const sid = `5113e7a11ee5.${'D'.repeat(22)}`;
+
+      let started = Date.now();
+      expect((await poll(url, sid)).status).toBe(502);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(Date.now() - started).toBeLessThan(3000);
+
+      started = Date.now();
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+      await new Promise((resolve) => ws.once('error', resolve).once('close', resolve));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(Date.now() - started).toBeLessThan(3000);
+      await expect.poll(() => failures).toEqual(['poll', 'upgrade']);
+    } finally {
+      await forwarding.close();
+      io.close();
+      silent.close();
+      client.disconnect();
+      await redis.kill();
+    }
   });
 });
