@@ -95,10 +95,9 @@ export interface Forwarding {
 
 /**
  * Names every new session of `io` for `nodeId`, and relays requests for other nodes' sessions to
- * them (see the module's comment). Installed as an
- * Engine.IO middleware: it sees polls, POSTs and upgrades before engine.io looks the session up,
- * and hands engine.io every request it does not relay, so that an id of an unknown or expired node
- * gets engine.io's own `400 Session ID unknown`.
+ * them (see the module's comment). Installed as an Engine.IO middleware: it sees polls, POSTs and
+ * upgrades before engine.io looks the session up, and hands engine.io every request it does not
+ * relay, so that an id of an unknown or expired node gets engine.io's own `400 Session ID unknown`.
  */
 export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, idleMs }: ForwardingDeps): Forwarding {
   const candidate = randomBytes(32).toString('base64url');
@@ -136,6 +135,7 @@ export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, i
       const current = replies?.[2]?.[1];
       if (typeof current !== 'string') throw new Error(`no relay secret in Redis: ${String(replies?.[2]?.[0] ?? 'transaction aborted')}`);
       secret = Buffer.from(current);
+      if (!registered) logger.info({ advertiseUrl: advertised, nodeId }, 'Registered in Redis: other nodes relay requests for this node’s sessions to its advertise URL');
       registered = true;
     } catch (error) {
       // The link reports Redis outages; the registration simply expires if they last.
@@ -181,6 +181,13 @@ export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, i
   };
 
   const relay = (kind: ForwardKind, owner: string, target: URL, req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (kind === 'post') {
+      // A declared length bounds the body (Node reads no further), so the relay carries no more
+      // than engine.io would take; engine.io answers 413 beyond that, and so does the relay.
+      const length = req.headers['content-length'];
+      if (length === undefined) return answer(res, 411, 'Length Required');
+      if (Number(length) > maxBody) return answer(res, 413, 'Payload Too Large');
+    }
     metrics.forwarded(kind);
     const options = {
       target,
@@ -212,13 +219,6 @@ export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, i
     // engine.io hands an upgrade's middlewares a stand-in response, not an http.ServerResponse.
     const kind: ForwardKind = !(res instanceof http.ServerResponse) ? 'upgrade' : req.method === 'POST' ? 'post' : 'poll';
     if (kind === 'upgrade' && closing) return next();
-    if (kind === 'post') {
-      // A declared length bounds the body (Node reads no further), so the relay carries no more
-      // than engine.io would take; engine.io answers 413 beyond that, and so does the relay.
-      const length = req.headers['content-length'];
-      if (length === undefined) return answer(res, 411, 'Length Required');
-      if (Number(length) > maxBody) return answer(res, 413, 'Payload Too Large');
-    }
     const found = addressOf(owner);
     if (found instanceof URL) return relay(kind, owner, found, req, res);
     found.then(
@@ -245,9 +245,7 @@ export function forwardSessions({ io, nodeId, redis, logger, metrics, maxBody, i
       closing = true;
       clearTimeout(timer);
       for (const socket of relays) socket.destroy();
-      await redis()
-        .del(nodeKey(nodeId))
-        .catch(() => {});
+      if (advertised) await redis().del(nodeKey(nodeId)).catch(() => {});
     },
   };
 }
