@@ -21,6 +21,16 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
 const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
 
+/** bench/relayed-polls.js's result. */
+interface RelayedPollsResult {
+  count: number;
+  direct: { median: number; p90: number; p99: number };
+  relayed: { median: number; p90: number; p99: number };
+  extra: { median: number; p90: number };
+  machine: string;
+  recordedAt: string;
+}
+
 function read<T>(dir: string, name: string): T | undefined {
   const file = path.join(dir, `${name}.json`);
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
@@ -87,6 +97,8 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
   const http = read<HttpResult>(dir, 'http-publish');
   const cluster = read<ClusterResult>(dir, 'cluster');
   const modes = read<RedisModesResult>(dir, 'redis-modes');
+  // Written by bench/relayed-polls.js, run on its own; not part of the run's time span.
+  const relayed = read<RelayedPollsResult>(dir, 'relayed-polls');
   const written: string[] = [];
   const out: string[] = [];
   const recorded = [fanout, many, conns, http, cluster].map((r) => (r as { recordedAt?: string } | undefined)?.recordedAt).filter(Boolean).sort();
@@ -328,6 +340,24 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
         'streams sends every entry to every node\'s reader, plus the XADD reply carrying the offset, and its entries are larger (a field per part of the message).',
       '',
     );
+  }
+
+  // ------------------------------------------------------------------ (g)
+  if (relayed) {
+    out.push('## (g) Relayed polls: a cluster without sticky sessions', '');
+    out.push(
+      `Two nodes (\`dist/server.js\` each, \`--redis\` on one local redis-server). ${int(relayed.count)} round trips over Engine.IO v4 long-polling to a session held by node A: ` +
+        'a JOIN POSTed with an acknowledgement, and the pending poll that brings the ack back, timed from the POST to the ack. ' +
+        'Directly to A, and through node B, which relays both requests to A; the two alternate. ' +
+        `Measured with \`node bench/relayed-polls.js\` on ${relayed.machine}, ${relayed.recordedAt}; the client, both nodes and Redis share the machine's cores.`,
+      '',
+    );
+    const row = (label: string, r: { median: number; p90: number; p99: number }) => [label, fixed(r.median), fixed(r.p90), fixed(r.p99)];
+    out.push(
+      table(['round trip, ms', 'median', 'p90', 'p99'], [row('direct to the holding node', relayed.direct), row('relayed by the other node', relayed.relayed)]),
+      '',
+    );
+    out.push(`Relaying adds ${fixed(relayed.extra.median)} ms to the median round trip and ${fixed(relayed.extra.p90)} ms to the p90: one more HTTP hop on loopback for each of its two requests.`, '');
   }
 
   // ------------------------------------------------------------------ findings

@@ -65,6 +65,8 @@ export interface RedisLink {
   readiness(): Readiness;
   /** Cross-node publishes dropped or failed since the start, because Redis was away, stalled or behind. */
   lostPublishes(): number;
+  /** The client for plain commands (the publishing one, which fails fast while Redis is away); replaced when the link heals. */
+  commands(): Redis;
   close(): Promise<void>;
 }
 
@@ -512,6 +514,7 @@ export function linkThroughRedis(io: Server, settings: LinkSettings, logger: Log
   return {
     readiness: () => (state === 'ready' ? { ready: true } : { ready: false, reason: `Redis at ${where}: ${cause?.text ?? state}` }),
     lostPublishes: () => lostTotal,
+    commands: () => pub,
     close: async () => {
       state = 'closed';
       clearInterval(timer);

@@ -9,6 +9,7 @@ import { connectCluster, type Readiness, type RedisLink } from './cluster';
 import { createConsoleRouter } from './console';
 import { createRecovery, hidePrivateIds, patchEngine } from './engine';
 import { admission, checkOrigins, guardNamespaces, TOKEN_ADMISSION_TIMEOUT_MS, trackAdmission, type NodeState } from './guards';
+import { defaultAdvertiseUrl, forwardSessions, newNodeId } from './forwarding';
 import { createApp } from './http';
 import { closeGracefully, createHttpServer, listen, type TlsMaterial } from './http-server';
 import { dropSlowConsumers } from './limits';
@@ -100,7 +101,10 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   const readiness = (): Readiness => {
     if (state.closing) return { ready: false, reason: 'shutting down' };
     if (!options.redis) return { ready: true };
-    return redis ? redis.readiness() : { ready: false, reason: 'Redis not linked yet' };
+    if (!redis) return { ready: false, reason: 'Redis not linked yet' };
+    const link = redis.readiness();
+    if (link.ready && !forwarding?.ready()) return { ready: false, reason: 'not registered in Redis for request relaying yet' };
+    return link;
   };
 
   // The pub/sub adapters keep no sessions: recovery is then a single node's. The streams adapter
@@ -153,6 +157,20 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
   const transport = createHttpServer(app, options.https ? { tls, key: options.key, cert: options.cert } : undefined, policy);
   io.attach(transport.server);
   patchEngine(io, { answerTimeout: options.writeTimeout });
+  // In a cluster, a request for another node's session is relayed there: clients need no sticky cookie.
+  const forwarding = options.redis
+    ? forwardSessions({
+        io,
+        nodeId: newNodeId(),
+        redis: () => redis!.commands(),
+        logger: logger.child({ component: 'forwarding' }),
+        metrics,
+        maxBody: options.maxHttpBufferSize,
+        // Longer than any poll the holding node keeps open, or any silence of a live WebSocket
+        // (engine.io has filled in its defaults by now).
+        idleMs: io.engine.opts.pingInterval! + io.engine.opts.pingTimeout!,
+      })
+    : undefined;
   // With a token required, sessions that never get into a namespace are capped and cut soon;
   // without one, every session is admitted at its first CONNECT anyway.
   const admission_ = trackAdmission(io, {
@@ -175,8 +193,10 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
       stopSweeping();
       admission_.stop();
       logger.info({ clients: io.engine.clientsCount, graceMs: options.shutdownGrace }, 'Shutting down: closing client connections');
+      const withdrawn = forwarding?.close();
       // Clients see their transport close and reconnect, to another node behind the proxy.
       await closeGracefully(transport, options.shutdownGrace, () => io.close());
+      await withdrawn;
       await redis?.close();
       if (metricsServer) await closeGracefully(metricsServer, 0, async () => {});
       logger.info('Closed');
@@ -198,6 +218,7 @@ export function createServer(input: CreateServerOptions = {}, deps: ServerDeps =
         logger.info({ port: options.metricsPort }, 'Serving /metrics on a separate port');
       }
       const address = await listen(transport.server, options.port, options.host);
+      forwarding?.advertise(options.advertiseUrl ?? defaultAdvertiseUrl(options.https, address));
       const start = startLine(options, address, Boolean(consoleToken));
       logger.info(start.fields, start.message);
       // A developer's one-click console; an operator sets --console-token and nothing is logged.

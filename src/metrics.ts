@@ -5,12 +5,19 @@ import type { Readiness, RedisLink } from './cluster';
 import { onOutgoingPacket, type RecoveryStats } from './engine';
 import type { RefusalMetric } from './errors';
 
+/** What a node relays to the node holding the session (see forwarding.ts): a poll, a POST or a WebSocket upgrade. */
+export type ForwardKind = 'poll' | 'post' | 'upgrade';
+
 /** What the service reports as it runs. Every call is a counter bump; nothing allocates per message. */
 export interface Metrics {
   /** A counter for one verb on one namespace, resolved once per socket. */
   received(nsp: string, verb: string): () => void;
   refused(reason: RefusalMetric): void;
   httpPublish(status: number): void;
+  /** A request relayed to the node holding its session. */
+  forwarded(kind: ForwardKind): void;
+  /** A relayed request that failed on the way (the other node unreachable, silent, or gone). */
+  forwardFailed(kind: ForwardKind): void;
 }
 
 /** Serves a registry in Prometheus' text format. */
@@ -21,7 +28,7 @@ export function metricsHandler(registry: Registry): RequestHandler {
 }
 
 /** Metrics that count nothing, for a node run with `--no-metrics`. */
-export const NO_METRICS: Metrics = { received: () => () => {}, refused: () => {}, httpPublish: () => {} };
+export const NO_METRICS: Metrics = { received: () => () => {}, refused: () => {}, httpPublish: () => {}, forwarded: () => {}, forwardFailed: () => {} };
 
 /** The Prometheus side: the registry to serve and the hooks that feed it. */
 export interface PrometheusMetrics extends Metrics {
@@ -139,6 +146,23 @@ export function createMetrics(io: Server, readiness: () => Readiness, cluster?: 
       },
     });
   }
+  // Cluster mode only: a single node has no one to relay to.
+  const forwards = cluster
+    ? {
+        relayed: new Counter({
+          name: 'websocket_forwarded_requests_total',
+          help: 'Requests relayed to the node holding their session (clients without a sticky cookie), per kind: poll, post, upgrade',
+          labelNames: ['kind'],
+          registers: [registry],
+        }),
+        failed: new Counter({
+          name: 'websocket_forward_failures_total',
+          help: 'Relayed requests that failed on the way (the holding node unreachable, silent or gone), per kind',
+          labelNames: ['kind'],
+          registers: [registry],
+        }),
+      }
+    : undefined;
   if (cluster) {
     const redisUp = new Gauge({
       name: 'websocket_redis_connected',
@@ -176,6 +200,8 @@ export function createMetrics(io: Server, readiness: () => Readiness, cluster?: 
     },
     refused: (reason) => refused.inc({ reason }),
     httpPublish: (status) => publishes.inc({ status: String(status) }),
+    forwarded: (kind) => forwards?.relayed.inc({ kind }),
+    forwardFailed: (kind) => forwards?.failed.inc({ kind }),
     watch(nsp) {
       namespaces.push(nsp);
       const tally = { count: 0 };

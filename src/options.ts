@@ -44,6 +44,8 @@ export interface ServiceOptions {
   consulHost: string;
   /** Bytes of cross-node publishes that may await Redis's answer before further ones are dropped. */
   redisQueueBytes: number;
+  /** Cluster mode: where the other nodes reach this one (an http(s) origin); derived at listen when unset. */
+  advertiseUrl: string | undefined;
   /** Required in every Socket.IO handshake when set. */
   clientToken: string | undefined;
   /** Required as `Authorization: Bearer` on `POST /bus-message` when set. */
@@ -138,6 +140,13 @@ export const OPTION_SPECS: OptionTable = Object.freeze({
     default: 16_000_000,
     range: [65_536, 1_073_741_824],
     describe: 'bytes of cross-node publishes that may await a slow or stalled Redis; beyond, they are dropped and counted',
+  },
+  // Unset: the host name (the bound address when --host names one), the port and the scheme.
+  advertiseUrl: {
+    group: 'cluster',
+    type: 'string',
+    default: undefined,
+    describe: 'cluster mode: http(s)://host:port at which the other nodes reach this one, to relay requests for its sessions; default: this host\'s name and port',
   },
   // Socket.IO's own default.
   maxHttpBufferSize: { group: 'limits', type: 'integer', default: 1_000_000, range: [1024, 1_073_741_824], describe: 'largest Socket.IO message from a client, in bytes' },
@@ -406,6 +415,13 @@ function httpUrl(label: Label, name: keyof ServiceOptions, value: unknown): stri
   return text;
 }
 
+/** An http(s) origin, nothing after the port: other nodes send requests to it with their own paths. */
+function origin(label: Label, name: keyof ServiceOptions, value: unknown): string {
+  const url = new URL(httpUrl(label, name, value));
+  if (url.origin + '/' !== url.href) throw new OptionError(`${label(name)} must be an origin like http://host:3000, without path, query or credentials, got ${JSON.stringify(value)}`);
+  return url.origin;
+}
+
 /**
  * Merges `input` over the defaults and checks every value once, at start. The result is frozen:
  * every part of the node reads the same configuration, and none can change it.
@@ -435,6 +451,7 @@ export function resolveOptions(
     database: integer(label, 'database', raw.database),
     consulHost: httpUrl(label, 'consulHost', raw.consulHost),
     redisQueueBytes: integer(label, 'redisQueueBytes', raw.redisQueueBytes),
+    advertiseUrl: raw.advertiseUrl === undefined || raw.advertiseUrl === '' ? undefined : origin(label, 'advertiseUrl', raw.advertiseUrl),
     maxHttpBufferSize: integer(label, 'maxHttpBufferSize', raw.maxHttpBufferSize),
     maxPublishBody: integer(label, 'maxPublishBody', raw.maxPublishBody),
     maxIdLength: integer(label, 'maxIdLength', raw.maxIdLength),

@@ -19,7 +19,7 @@ const DIST = path.resolve(__dirname, '../../dist');
 const LAYERS: string[][] = [
   ['events', 'errors', 'options', 'logger', 'identity', 'rooms', 'protocol', 'listen-url', 'package-info'],
   ['engine/*'],
-  ['auth', 'limits', 'metrics', 'cluster', 'tls', 'http-server', 'command-line'],
+  ['auth', 'limits', 'metrics', 'cluster', 'forwarding', 'tls', 'http-server', 'command-line'],
   ['namespaces/*', 'console/*', 'guards'],
   ['http'],
   ['create-server'],

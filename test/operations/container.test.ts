@@ -147,6 +147,7 @@ describe('health check', () => {
 
 interface ComposeService {
   image?: string;
+  hostname?: string;
   build?: string;
   restart?: string;
   environment?: Record<string, string>;
@@ -190,6 +191,14 @@ describe('docker-compose.yml', () => {
       expect(node.depends_on).toContain('redis');
     }
     for (const [name, service] of Object.entries(services)) expect(['always', 'unless-stopped'], name).toContain(service.restart);
+  });
+
+  it('lets the nodes relay requests to each other at their default advertise URL: the host name, which is the service name', () => {
+    for (const [name, node] of nodes) {
+      expect(node.hostname, name).toBe(name);
+      expect(node.environment?.WEBSOCKET_SERVICE_ADVERTISE_URL, name).toBeUndefined();
+      expect(node.environment?.WEBSOCKET_SERVICE_PORT, name).toBe('3000');
+    }
   });
 
   it('builds one image, once, and runs it on both nodes', () => {

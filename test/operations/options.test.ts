@@ -26,6 +26,7 @@ describe('options', () => {
     expect(options.port).toBe(8080);
     expect(options.corsOrigin).toEqual(['https://a.example', 'http://b.example:8000']);
     expect(options.path).toBe('/prefix/socket.io');
+    expect(resolveOptions({ advertiseUrl: 'HTTPS://Node-1.internal:3443/' }).advertiseUrl).toBe('https://node-1.internal:3443');
   });
 
   it.each([
@@ -47,6 +48,11 @@ describe('options', () => {
     [{ console: 2 }, '--console'],
     [{ maxHttpBufferSize: 10 }, '--max-http-buffer-size'],
     [{ port: 3000, metricsPort: 3000 }, '--metrics-port must differ from --port'],
+    [{ advertiseUrl: 'ws1:3000' }, '--advertise-url'],
+    [{ advertiseUrl: 'ftp://ws1:3000' }, '--advertise-url'],
+    [{ advertiseUrl: 'http://ws1:3000/prefix' }, '--advertise-url'],
+    [{ advertiseUrl: 'http://user:pass@ws1:3000' }, '--advertise-url'],
+    [{ advertiseUrl: 'http://ws1:3000/?q=1' }, '--advertise-url'],
   ])('refuses %j naming %s', (input, flag) => {
     expect(() => resolveOptions(input)).toThrow(OptionError);
     expect(() => resolveOptions(input)).toThrow(flag);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connect, json, WIRES, type TestServer } from '../helpers';
+import { connect, json, WIRES, type ClientVersion, type TestServer, type Transport } from '../helpers';
 
 /**
  * Where the two ends of a scenario connect: `subscriber` and `publisher` may be different nodes
@@ -17,11 +17,15 @@ export function singleNode(server: () => TestServer): Topology {
 
 /**
  * The `/layout` and `/bus` verbs as the README describes them ("The protocol" > "`/layout` and
- * `/bus`"), for every client generation over every transport. Shared by the namespace suites and
- * the cluster suite.
+ * `/bus`"), for every client generation over every transport (or the `wires` given). Shared by the
+ * namespace suites and the cluster suites.
  */
-export function roomScenarios(nsp: '/layout' | '/bus', topology: () => Topology): void {
-  describe.each(WIRES)('$version over $transport', ({ version, transport }) => {
+export function roomScenarios(
+  nsp: '/layout' | '/bus',
+  topology: () => Topology,
+  wires: readonly { version: ClientVersion; transport: Transport }[] = WIRES,
+): void {
+  describe.each(wires)('$version over $transport', ({ version, transport }) => {
     const join = async (url: string, room: string, name: string) => {
       const client = await connect(version, url, nsp, { transport });
       expect(await client.request('JOIN', json({ room, name }))).toEqual([]);
