@@ -131,7 +131,7 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
   out.push('## Summary', '');
   out.push(
     `On a 2-core machine, relaying a NOTIFY to a room of ${int((fanout?.params.subscribers as number) ?? NaN)}, the service delivers ${int(ours?.saturation.deliveriesPerSec ?? NaN)} messages/s at saturation, ` +
-      `${times(throughputRatio)} a bare Socket.IO 4 server (${int(bare?.saturation.deliveriesPerSec ?? NaN)}) and ${times(ours && raw ? ours.saturation.deliveriesPerSec / raw.saturation.deliveriesPerSec : NaN)} a plain \`ws\` broadcast server, ` +
+      `${times(throughputRatio)} a bare Socket.IO 4 server (${int(bare?.saturation.deliveriesPerSec ?? NaN)}) ${ours && raw ? `and ${times(ours.saturation.deliveriesPerSec / raw.saturation.deliveriesPerSec)} a plain \`ws\` broadcast server` : '(the raw `ws` baseline was not run)'}, ` +
       `at ${fixed(ours?.saturation.cpuUsPerDelivery ?? NaN)} µs of server CPU per delivery (${times(cpuRatio)} bare Socket.IO's): the writes of one event-loop turn leave in one system call per socket. ` +
       `At half of bare Socket.IO's saturation rate its p99 latency is ${ms(oursHalf?.latencyUs.p99 ?? NaN)} ms against ${ms(bareHalf?.latencyUs.p99 ?? NaN)} ms. ` +
       `An idle connection costs ${memOurs === undefined ? '?' : kb(memOurs)} of RSS (bare Socket.IO: ${memBare === undefined ? '?' : kb(memBare)}). ` +
