@@ -78,7 +78,8 @@ export function trackAdmission(io: Server, { maxPendingPerAddress, admissionTime
       }
     }
     sessions.set(connection, Date.now());
-    connection.once('close', onClose);
+    // `close` comes once: a plain listener does what `once()` would, without its wrapper.
+    connection.on('close', onClose);
   });
   const onAdmitted = (socket: Socket) => {
     if (admittedConnections.has(socket.conn)) return;
@@ -181,13 +182,14 @@ export function traceSockets(nsp: Namespace, logger: Logger): void {
     const name = event.length > EVENT_NAME_LOGGED ? `${event.slice(0, EVENT_NAME_LOGGED)}…` : event;
     logger.debug({ nsp: nsp.name, socket: this.data.id, event: name }, 'ignored an unknown event');
   }
+  // `disconnect` comes once: a plain listener, shared like onAny.
+  function onDisconnect(this: Socket, reason: string) {
+    logger.debug({ nsp: nsp.name, socket: this.data.id, eio: this.conn.protocol, transport: this.conn.transport.name, reason }, 'disconnected');
+  }
   nsp.on('connection', (socket: Socket) => {
-    const connection = { nsp: nsp.name, socket: socket.data.id, eio: socket.conn.protocol, transport: socket.conn.transport.name };
-    logger.debug(connection, 'connected');
+    logger.debug({ nsp: nsp.name, socket: socket.data.id, eio: socket.conn.protocol, transport: socket.conn.transport.name }, 'connected');
     socket.onAny(onAny);
-    socket.once('disconnect', (reason: string) => {
-      logger.debug({ ...connection, transport: socket.conn.transport.name, reason }, 'disconnected');
-    });
+    socket.on('disconnect', onDisconnect);
   });
 }
 

@@ -30,6 +30,23 @@ export interface ConnectionPolicy {
 }
 
 /**
+ * The sockets `server` announces with `event`, each until it closes. The listener that forgets a
+ * socket is one function for all (the socket is its `this`), and `close` comes once, so nothing
+ * is allocated per connection beyond the set's entry.
+ */
+function tracked(server: http.Server, event: 'connection' | 'secureConnection'): Set<NetSocket> {
+  const sockets = new Set<NetSocket>();
+  function forget(this: NetSocket) {
+    sockets.delete(this);
+  }
+  server.on(event, (socket: NetSocket) => {
+    sockets.add(socket);
+    socket.on('close', forget);
+  });
+  return sockets;
+}
+
+/**
  * Builds the server for `handler`: HTTPS with `tls` (or the key and certificate read from the
  * given files) when `secure`, plain HTTP otherwise. A connection holding data that its peer has
  * taken none of for `writeTimeout` is reset (see {@link watchWrites}).
@@ -44,21 +61,9 @@ export function createHttpServer(
     : http.createServer(handler);
   // Node's own closeAllConnections() leaves out connections upgraded to WebSocket, and one whose
   // peer never answers the close handshake would hold a shutdown for ws's 30 s close timeout.
-  const sockets = new Set<NetSocket>();
-  server.on('connection', (socket: NetSocket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const sockets = tracked(server, 'connection');
   // Over TLS, what is written goes to the TLS socket: that is where unsent data shows.
-  let writers = sockets;
-  if (secure) {
-    const tlsSockets = new Set<NetSocket>();
-    server.on('secureConnection', (socket: NetSocket) => {
-      tlsSockets.add(socket);
-      socket.once('close', () => tlsSockets.delete(socket));
-    });
-    writers = tlsSockets;
-  }
+  const writers = secure ? tracked(server, 'secureConnection') : sockets;
   watchWrites(server, writers, policy);
   return {
     server,

@@ -209,8 +209,12 @@ export function createMetrics(io: Server, readiness: () => Readiness, cluster?: 
       onOutgoingPacket(nsp, () => {
         tally.count += 1;
       });
+      // One listener for all the namespace's sockets (the socket is its `this`): nothing per connection.
+      function onDisconnect(this: Socket, reason: string) {
+        disconnects.inc({ namespace: nsp.name, reason });
+      }
       nsp.on('connection', (socket: Socket) => {
-        socket.on('disconnect', (reason) => disconnects.inc({ namespace: nsp.name, reason }));
+        socket.on('disconnect', onDisconnect);
       });
     },
   };

@@ -12,6 +12,7 @@ import { useLegacyPollingFraming } from './eio3';
 import { releaseHandshakeRequests } from './handshake';
 import { compactListeners } from './listeners';
 import { holdPacketsUntilConnected } from './pending-connect';
+import { slimConnections } from './slim';
 import { trackPollingAnswers } from './polling';
 
 export { queuedBytes, forEachSession, cutSession } from './buffers';
@@ -69,6 +70,7 @@ export function checkEngineVersions(): void {
  * - one system call per socket per event-loop turn ({@link coalesceWrites});
  * - no HTTP request kept per connection ({@link releaseHandshakeRequests});
  * - compact listener tables ({@link compactListeners});
+ * - small per-connection maps and lists ({@link slimConnections});
  * - packets sent right behind a namespace CONNECT kept until it is answered ({@link holdPacketsUntilConnected});
  * - the answers to long-polling requests followed until the client has them, so that what a
  *   client does not read is counted, and connections left holding it are reset after
@@ -81,6 +83,7 @@ export function patchEngine(io: Server, { answerTimeout }: { answerTimeout: numb
   coalesceWrites(io.engine);
   releaseHandshakeRequests(io.engine);
   compactListeners(io);
+  slimConnections(io);
   holdPacketsUntilConnected(io);
   trackPollingAnswers(io.engine, io.httpServer as HttpServer, answerTimeout);
 }

@@ -53,6 +53,8 @@ export interface EngineSocketInternals {
   writeBuffer: { data?: unknown }[];
   transport: TransportInternals;
   request: EngineRequest | HandshakeRequest;
+  /** What to undo when the transport is replaced or closed. */
+  cleanupFn?: (() => void)[];
   flush(): void;
   close(discard?: boolean): void;
   _events?: Record<PropertyKey, unknown>;
