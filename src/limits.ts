@@ -1,6 +1,6 @@
 import type { Socket as EngineSocket } from 'engine.io';
 import type { Namespace, Server, Socket } from 'socket.io';
-import { cutSession, forEachSession, queuedBytes } from './engine';
+import { cutSession, forEachSessionWithData, noteWrittenSessions } from './engine';
 import { refuse } from './errors';
 import { NAMESPACES, type ErrorReply } from './events';
 import type { Logger } from './logger';
@@ -111,16 +111,18 @@ export function eventRateLimiter({ limits, logger, metrics }: LimitDeps): ((nsp:
 /**
  * Disconnects clients that stop reading once more than `maxQueuedBytes` wait for them, so that
  * one stalled phone cannot grow the server's memory without bound. A sweep off the hot path:
- * between two sweeps a client can overshoot by what the room sends in that interval.
+ * between two sweeps a client can overshoot by what the room sends in that interval. It visits
+ * only the sessions written to since the last sweep or still holding data then, so that thousands
+ * of idle connections cost it nothing.
  *
  * Long-polling clients too: what waits for them includes the answers to their polls that they
  * may not have read, so one that polls on a new connection each time and reads nothing is
  * disconnected like a stalled WebSocket, and the connections holding its answers are reset.
  */
 export function dropSlowConsumers(io: Server, { limits, logger, metrics }: LimitDeps, intervalMs = 250): () => void {
+  noteWrittenSessions(io.engine);
   const timer = setInterval(() => {
-    forEachSession(io.engine, (socket) => {
-      const bytes = queuedBytes(socket);
+    forEachSessionWithData(io.engine, (socket, bytes) => {
       if (bytes <= limits.maxQueuedBytes) return;
       metrics.refused('slow_consumer');
       logger.warn({ sockets: publicIdsOf(io, socket), queuedBytes: bytes, limit: limits.maxQueuedBytes }, 'slow consumer: disconnecting a client that stopped reading');

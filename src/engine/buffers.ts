@@ -1,6 +1,6 @@
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
 import { resetConnection } from './connection';
-import { engineServerOf, engineSocketOf } from './internals';
+import { engineServerOf, engineSocketOf, type EngineSocketInternals } from './internals';
 import { unreadAnswers } from './polling';
 
 /**
@@ -21,13 +21,40 @@ export function queuedBytes(socket: EngineSocket): number {
 }
 
 /**
- * Calls `visit` for every Engine.IO session of the server. engine.io's client table is protected
- * in its typings, and it is the one list there is; it is walked in place, since building an array
- * of thousands of idle sessions on every sweep was most of an idle node's CPU.
+ * Starts noting which sessions of `engine` are written to (see {@link noteWritten}), for
+ * {@link forEachSessionWithData}.
  */
-export function forEachSession(engine: EngineServer, visit: (socket: EngineSocket, id: string) => void): void {
-  const clients = engineServerOf(engine).clients;
-  for (const id in clients) visit(clients[id], id);
+export function noteWrittenSessions(engine: EngineServer): void {
+  engineServerOf(engine).writtenSessions ??= new Set();
+}
+
+/**
+ * Called for every packet engine.io is given for a session (coalesce.ts's flush stands in for
+ * engine.io's on every session, and runs on each packet): the session may now hold data.
+ */
+export function noteWritten(socket: EngineSocketInternals): void {
+  socket.server.writtenSessions?.add(socket);
+}
+
+/**
+ * Calls `visit` with the queued bytes of each session that may hold data: those written to
+ * since the last call, and those that still held some then. The rest hold nothing (their last
+ * reading was 0 and nothing was written since), so an idle node visits none of its sessions.
+ * Needs {@link noteWrittenSessions} first.
+ */
+export function forEachSessionWithData(engine: EngineServer, visit: (socket: EngineSocket, bytes: number) => void): void {
+  const written = engineServerOf(engine).writtenSessions;
+  if (!written || written.size === 0) return;
+  for (const socket of [...written]) {
+    if (socket.readyState === 'closed') {
+      written.delete(socket);
+      continue;
+    }
+    const session = socket as unknown as EngineSocket;
+    const bytes = queuedBytes(session);
+    if (bytes === 0) written.delete(socket);
+    visit(session, bytes);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
+import { noteWritten } from './buffers';
 import { engineSocketOf, type EngineSocketInternals as SocketInternals } from './internals';
 
 /** engine.io's own `Socket.prototype.flush`, found on the first connection. */
@@ -69,6 +70,7 @@ function flushPending(): void {
  * straight out, as engine.io does, and only what follows it waits for the end of the turn.
  */
 function deferredFlush(this: SocketInternals): void {
+  noteWritten(this);
   if (this.transport.name !== 'websocket') {
     engineFlush?.call(this);
     return;

@@ -1,6 +1,10 @@
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io';
 import { engineSocketOf, type EngineRequest, type HandshakeRequest, type TransportInternals } from './internals';
 
+/** `request.connection` of every plain and every TLS connection: all Socket.IO reads of it. */
+const PLAIN = Object.freeze({ encrypted: false });
+const ENCRYPTED = Object.freeze({ encrypted: true });
+
 /** The fields of a request that namespaces connected later still need, copied out of it. */
 export function handshakeRequest(req: EngineRequest): HandshakeRequest {
   return {
@@ -8,7 +12,7 @@ export function handshakeRequest(req: EngineRequest): HandshakeRequest {
     url: req.url,
     method: req.method,
     _query: req._query ?? {},
-    connection: { encrypted: Boolean((req.socket as { encrypted?: boolean } | null)?.encrypted) },
+    connection: (req.socket as { encrypted?: boolean } | null)?.encrypted ? ENCRYPTED : PLAIN,
   };
 }
 

@@ -12,10 +12,10 @@ import { useLegacyPollingFraming } from './eio3';
 import { releaseHandshakeRequests } from './handshake';
 import { compactListeners } from './listeners';
 import { holdPacketsUntilConnected } from './pending-connect';
-import { slimConnections } from './slim';
+import { releaseLastFrames, slimConnections } from './slim';
 import { trackPollingAnswers } from './polling';
 
-export { queuedBytes, forEachSession, cutSession } from './buffers';
+export { queuedBytes, forEachSessionWithData, noteWrittenSessions, cutSession } from './buffers';
 export { resetConnection } from './connection';
 export { localSockets } from './local-sockets';
 export { onOutgoingPacket } from './outgoing';
@@ -71,6 +71,7 @@ export function checkEngineVersions(): void {
  * - no HTTP request kept per connection ({@link releaseHandshakeRequests});
  * - compact listener tables ({@link compactListeners});
  * - small per-connection maps and lists ({@link slimConnections});
+ * - no WebSocket frame kept once read ({@link releaseLastFrames});
  * - packets sent right behind a namespace CONNECT kept until it is answered ({@link holdPacketsUntilConnected});
  * - the answers to long-polling requests followed until the client has them, so that what a
  *   client does not read is counted, and connections left holding it are reset after
@@ -84,6 +85,7 @@ export function patchEngine(io: Server, { answerTimeout }: { answerTimeout: numb
   releaseHandshakeRequests(io.engine);
   compactListeners(io);
   slimConnections(io);
+  releaseLastFrames(io);
   holdPacketsUntilConnected(io);
   trackPollingAnswers(io.engine, io.httpServer as HttpServer, answerTimeout);
 }

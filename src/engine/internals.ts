@@ -48,6 +48,7 @@ export type EngineRequest = IncomingMessage & { _query?: Record<string, string> 
 /** An engine.io socket (one Engine.IO session). */
 export interface EngineSocketInternals {
   id: string;
+  server: EngineServerInternals;
   readyState: string;
   protocol: 3 | 4;
   writeBuffer: { data?: unknown }[];
@@ -75,6 +76,8 @@ export interface HandshakeRequest {
 /** engine.io's server: its client table and transport factory are protected in its typings. */
 export interface EngineServerInternals {
   clients: Record<string, EngineSocket>;
+  /** Ours: sessions written to since the last sweep, and those still holding data then (buffers.ts). */
+  writtenSessions?: Set<EngineSocketInternals>;
   createTransport(name: string, req: IncomingMessage): unknown;
 }
 

@@ -37,9 +37,32 @@ function wrapOnData(transport: TransportInternals): void {
   base.onData = releaseLastFrame;
 }
 
+/** socket.io-parser's decoder options: the same for every client of a server. */
+interface DecoderOptions {
+  reviver?: unknown;
+  maxAttachments?: number;
+}
+
+/** One frozen copy of each distinct decoder options object seen, shared by the decoders that have it. */
+const sharedOptions = new Map<string, Readonly<DecoderOptions>>();
+
+function shared(options: DecoderOptions): Readonly<DecoderOptions> {
+  // A reviver is a function, which cannot be told apart by a key: those decoders keep their own.
+  if (options.reviver !== undefined || Object.keys(options).some((key) => key !== 'reviver' && key !== 'maxAttachments')) return options;
+  const key = String(options.maxAttachments);
+  let copy = sharedOptions.get(key);
+  if (!copy) sharedOptions.set(key, (copy = Object.freeze({ ...options })));
+  return copy;
+}
+
+/** What a socket whose client sent no `auth` gets as `handshake.auth`, in place of an empty object of its own. */
+const NO_AUTH: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** The per-connection tables of Socket.IO and engine.io that outlive the connect, made small. */
 function slimNamespaceSocket(socket: Socket): void {
-  const client = (socket as unknown as { client: ClientInternals & { sockets: Map<string, Socket>; decoder: { _callbacks?: Record<string, unknown[]> } } }).client;
+  if (Object.keys(socket.handshake.auth).length === 0) socket.handshake.auth = NO_AUTH;
+  const client = (socket as unknown as { client: ClientInternals & { sockets: Map<string, Socket>; decoder: { opts?: DecoderOptions; _callbacks?: Record<string, unknown[]> } } }).client;
+  if (client.decoder.opts) client.decoder.opts = shared(client.decoder.opts);
   if (!(client.sockets instanceof SmallMap)) client.sockets = new SmallMap(client.sockets);
   if (!(client.nsps instanceof SmallMap)) client.nsps = new SmallMap(client.nsps);
   const internals = socketOf(socket) as { acks?: Map<number, unknown> };
@@ -53,18 +76,22 @@ function slimNamespaceSocket(socket: Socket): void {
 /**
  * Makes each connection's long-lived state smaller, once its namespaces are connected:
  * - Socket.IO's per-client and per-socket maps become {@link SmallMap}s;
- * - the packet decoder's listener lists, grown by `push`, are trimmed;
- * - the connection's listener tables are compacted again, with what was added since it opened;
- * - ws's receiver lets go of the last frame it read ({@link releaseLastFrame}).
+ * - the packet decoder's listener lists, grown by `push`, are trimmed, and its options (the same
+ *   for every client) are shared, as is an empty `handshake.auth` (read by middlewares only, before this);
+ * - the connection's listener tables are compacted again, with what was added since it opened.
  * Call after the namespaces' own `connection` handlers are registered.
  */
 export function slimConnections(io: Server): void {
+  const watch = (nsp: Namespace) => nsp.on('connection', slimNamespaceSocket);
+  for (const nsp of serverOf(io)._nsps.values()) watch(nsp);
+  io.on('new_namespace', watch);
+}
+
+/** Lets ws's receivers go of the last frame they read, once handled (see {@link releaseLastFrame}). */
+export function releaseLastFrames(io: Server): void {
   io.engine.on('connection', (socket: EngineSocket) => {
     if (engineOnData) return;
     if (socket.transport.name === 'websocket') wrapOnData(engineSocketOf(socket).transport);
     else socket.once('upgrade', () => wrapOnData(engineSocketOf(socket).transport));
   });
-  const watch = (nsp: Namespace) => nsp.on('connection', slimNamespaceSocket);
-  for (const nsp of serverOf(io)._nsps.values()) watch(nsp);
-  io.on('new_namespace', watch);
 }

@@ -3,7 +3,7 @@ import type net from 'node:net';
 import { io as ioV4, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { queuedBytes } from '../../src/engine';
+import { forEachSessionWithData, queuedBytes } from '../../src/engine';
 import { connect, json, sleep, startCli, startServer } from '../helpers';
 
 const STALLED = 100;
@@ -130,4 +130,29 @@ describe('send-only clients', () => {
     webSocket.terminate();
     await polling.send('1');
   }, 30_000);
+});
+
+describe('the slow-consumer sweep', () => {
+  it('visits no session of an idle node, before or after a NOTIFY to all of them', async () => {
+    const server = await startServer();
+    const members = await Promise.all(Array.from({ length: 20 }, () => client(server.url)));
+    const publisher = await connect('v4', server.url, '/layout', { transport: 'websocket' });
+    const visited = () => {
+      const sessions: number[] = [];
+      forEachSessionWithData(server.service.io.engine, (_socket, bytes) => sessions.push(bytes));
+      return sessions;
+    };
+    // The sweep (every 250 ms) finds each session empty and forgets it.
+    await sleep(600);
+    expect(visited()).toEqual([]);
+
+    const delivered = Promise.all(members.map((member) => new Promise((resolve) => member.once('EVENT', resolve))));
+    publisher.emit('NOTIFY', json({ room: 'busy', message: 'hello' }));
+    await delivered;
+    // What the NOTIFY wrote is gone to the kernel: the next sweep forgets those sessions again.
+    await sleep(600);
+    expect(visited()).toEqual([]);
+    for (const member of members) member.close();
+    publisher.close();
+  });
 });
