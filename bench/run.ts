@@ -33,7 +33,7 @@ function settings(quick: boolean, resultsDir: string): Settings {
     manyRoomSize: 10,
     manyPublishers: 100,
     manyWindow: 4,
-    connections: 15_000,
+    connections: 10_000,
     connectionRoomSize: 10,
     connectConcurrency: 200,
     httpSubscribers: 100,
@@ -42,6 +42,7 @@ function settings(quick: boolean, resultsDir: string): Settings {
     clusterWindow: 16,
     retries: 2,
     repeats: 3,
+    latencyRepeats: 5,
     resultsDir,
   };
   if (!quick) return full;
@@ -58,6 +59,7 @@ function settings(quick: boolean, resultsDir: string): Settings {
     connections: 2000,
     retries: 0,
     repeats: 1,
+    latencyRepeats: 1,
   };
 }
 

@@ -96,7 +96,8 @@ describe('compactListenerTable, what it does on the way', () => {
 });
 
 interface Internals {
-  client: { sockets: Map<string, Socket>; nsps: Map<string, Socket>; conn: EmitterWith & { transport: EmitterWith & { socket?: EmitterWith & { _socket?: EmitterWith; _receiver?: { _mask?: unknown } } } } };
+  handshake: { auth: object };
+  client: { decoder: { opts: object }; sockets: Map<string, Socket>; nsps: Map<string, Socket>; conn: EmitterWith & { transport: EmitterWith & { socket?: EmitterWith & { _socket?: EmitterWith; _receiver?: { _mask?: unknown } } } } };
   acks: Map<number, unknown>;
 }
 interface EmitterWith {
@@ -125,6 +126,11 @@ describe('a connection, once its namespaces are connected', () => {
       expect(socket.client.nsps).toBeInstanceOf(SmallMap);
       expect(socket.acks).toBeInstanceOf(SmallMap);
       expect(socket.client.nsps.get('/layout')).toBe(socket);
+      // What every connection has alike is one object for all: an empty auth, the decoder's options.
+      const other = server.service.io.of('/layout').sockets.get(publisher.id) as unknown as Internals;
+      expect(socket.handshake.auth).toEqual({});
+      expect(socket.handshake.auth).toBe(other.handshake.auth);
+      expect(socket.client.decoder.opts).toBe(other.client.decoder.opts);
       const connection = socket.client.conn;
       const ws = connection.transport.socket;
       const emitters = [connection, connection.transport, ...(ws ? [ws, ws._socket!] : [])];
