@@ -32,8 +32,8 @@ const fixed = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits)
 const ms = (us: number) => (Number.isFinite(us) ? `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)}` : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
-/** A difference in KB to the hundredth, signed, with no `-0.00`. */
-const kbDelta = (bytes: number) => `${(Math.round(bytes / 10.24) / 100 || 0).toFixed(2)} KB`;
+/** KB to the hundredth (a difference is signed), with no `-0.00`. */
+const kb2 = (bytes: number) => `${(Math.round(bytes / 10.24) / 100 || 0).toFixed(2)} KB`;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
 const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
 
@@ -302,8 +302,8 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
         table(
           ['', 'heap per connection', 'RSS per connection', 'saved per connection (heap)', 'saved (RSS)'],
           [
-            ['all on', kbDelta(allOn.heapPerConnection), kbDelta(allOn.rssPerConnection), '', ''],
-            ...without.map((v) => [v.name, kbDelta(v.heapPerConnection), kbDelta(v.rssPerConnection), kbDelta(v.heapPerConnection - allOn.heapPerConnection), kbDelta(v.rssPerConnection - allOn.rssPerConnection)]),
+            ['all on', kb2(allOn.heapPerConnection), kb2(allOn.rssPerConnection), '', ''],
+            ...without.map((v) => [v.name, kb2(v.heapPerConnection), kb2(v.rssPerConnection), kb2(v.heapPerConnection - allOn.heapPerConnection), kb2(v.rssPerConnection - allOn.rssPerConnection)]),
           ],
         ),
         '',
@@ -318,7 +318,7 @@ export async function writeReport(dir: string, quick: boolean): Promise<string[]
       }
       if (allOn.heapPerCutSession !== undefined && off?.heapPerCutSession !== undefined) {
         out.push(
-          `A **disconnected session kept for recovery** (the generator cuts every connection, no Socket.IO disconnect, and the heap is read 1.5 s later) holds ${kbDelta(allOn.heapPerCutSession - off.heapPerCutSession)} of heap ` +
+          `A **disconnected session kept for recovery** (the generator cuts every connection, no Socket.IO disconnect, and the heap is read 1.5 s later) holds ${kb2(allOn.heapPerCutSession - off.heapPerCutSession)} of heap ` +
             `(${kb(allOn.heapPerCutSession)} left per cut connection with recovery on, ${kb(off.heapPerCutSession)} with \`--recovery-window 0\`: code compiled meanwhile and tables that keep their size).`,
           '',
         );

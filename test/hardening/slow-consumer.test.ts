@@ -133,7 +133,7 @@ describe('send-only clients', () => {
 });
 
 describe('the slow-consumer sweep', () => {
-  it('visits no session of an idle node, before or after a NOTIFY to all of them', async () => {
+  it('visits no session of an idle node, before or after a NOTIFY to all of them, and a session just written to', async () => {
     const server = await startServer();
     const members = await Promise.all(Array.from({ length: 20 }, () => client(server.url)));
     const publisher = await connect('v4', server.url, '/layout', { transport: 'websocket' });
@@ -146,7 +146,12 @@ describe('the slow-consumer sweep', () => {
     await sleep(600);
     expect(visited()).toEqual([]);
 
-    const delivered = Promise.all(members.map((member) => new Promise((resolve) => member.once('EVENT', resolve))));
+    // A packet written to one session marks it at once: the next sweep visits it, and it alone.
+    const [target] = server.service.io.of('/layout').sockets.values();
+    target.emit('EVENT', { sender: 'server', room: 'busy', message: 'to one' });
+    expect(visited()).toHaveLength(1);
+
+    const delivered = Promise.all(members.map((member) => new Promise((resolve) => member.on('EVENT', (event: { sender: string }) => event.sender === 'unknown' && resolve(event)))));
     publisher.emit('NOTIFY', json({ room: 'busy', message: 'hello' }));
     await delivered;
     // What the NOTIFY wrote is gone to the kernel: the next sweep forgets those sessions again.
